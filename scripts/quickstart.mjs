@@ -1,0 +1,23 @@
+// `npm start`: the quick start. Runs the demo upstream on 127.0.0.1:3000 (what the shipped
+// config.yaml forwards to) and the built sidecar on config.yaml, in one process; Ctrl-C stops both.
+// In production run `node dist/main.js --config PATH` in front of your own API instead.
+import http from 'node:http';
+import { main } from '../dist/main.js';
+
+const upstream = http.createServer((req, res) => {
+  let bytes = 0;
+  req.on('data', (c) => (bytes += c.length));
+  req.on('end', () => {
+    const body = { upstream: 'demo', method: req.method, url: req.url, headers: req.headers, body_bytes: bytes };
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body, null, 2) + '\n');
+  });
+});
+await new Promise((resolve) => upstream.listen(3000, '127.0.0.1', resolve));
+console.error('demo upstream listening on http://127.0.0.1:3000');
+
+const sidecar = await main({ argv: ['--config', process.env.CONFIG_FILE ?? 'config.yaml'], env: process.env, stderr: (l) => console.error(l) });
+if (typeof sidecar === 'number') process.exit(sidecar);
+const stop = () => sidecar.close().then(() => process.exit(0));
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -1,0 +1,214 @@
+/**
+ * The config contract (ARCHITECTURE.md §3): types, defaults and validation of the parsed YAML.
+ * Nothing here knows about files or YAML; `load.ts` turns issue paths into `file:line:col`.
+ */
+import { z } from 'zod';
+
+/** One validation problem: the key path into the document and a message for ops. */
+export interface ConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+// RFC 6749 Appendix A: client_id and client_secret are VSCHAR (%x20-7E).
+const VSCHAR = /^[\x20-\x7e]+$/;
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); a collection name is a scope value.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+// A mount path: "/", or "/"-separated segments of RFC 3986 unreserved / sub-delims / ":" / "@".
+const MOUNT_PATH = /^(\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+$|^\/$/;
+const HOST = /^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
+
+const mountPath = z
+  .string()
+  .regex(MOUNT_PATH, 'must be "/" or /-separated segments without "//", "%", "?" or a trailing "/"')
+  .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'must not contain "." or ".." segments');
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:8080')
+  .transform((s, ctx) => {
+    const i = s.lastIndexOf(':');
+    const port = Number(s.slice(i + 1));
+    if (port > 65535) ctx.addIssue({ code: 'custom', message: 'port must be 0-65535' });
+    return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+  });
+
+const upstream = z.string().transform((s, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute http:// or https:// URL' });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: 'must use http:// or https://' });
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'must not carry a query, fragment or credentials' });
+  }
+  return url;
+});
+
+const domain = z.strictObject({
+  host: z
+    .string()
+    .transform((h) => h.toLowerCase().replace(/\.$/, ''))
+    .pipe(z.string().regex(HOST, 'must be a host name, an IP literal or "*"')),
+  base_path: mountPath.optional(),
+});
+
+const tokens = z.strictObject({
+  expires_in: z.number().int().min(1).max(31_536_000).default(3600),
+  max_active: z.number().int().min(1).max(50_000_000).default(100_000),
+});
+
+const collection = z.strictObject({
+  name: z.string().regex(SCOPE_TOKEN, 'must be a scope token: printable ASCII without space, " or \\'),
+  path: mountPath,
+  upstream,
+  timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+});
+
+const accessProfile = z.strictObject({
+  name: z.string().min(1),
+  client_id: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)'),
+  client_secret: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)'),
+  collections: z.array(z.string()),
+  enabled: z.boolean().default(true),
+});
+
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR block');
+
+const configSchema = z.strictObject({
+  listen: listen.default({ host: '0.0.0.0', port: 8080 }),
+  realm: z
+    .string()
+    .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, 'must be printable ASCII without " or \\')
+    .default('api'),
+  trusted_proxies: z.array(cidr).default([]),
+  domains: z.array(domain).min(1, 'at least one domain is required'),
+  tokens: tokens.default({ expires_in: 3600, max_active: 100_000 }),
+  collections: z.array(collection),
+  access_profiles: z.array(accessProfile),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type Domain = Config['domains'][number];
+export type Collection = Config['collections'][number];
+export type AccessProfile = Config['access_profiles'][number];
+
+/**
+ * Parses an IP address or CIDR block ("10.0.0.0/8", "192.0.2.7", "2001:db8::/32").
+ * @returns the address, its family and prefix length, or undefined if it is neither.
+ */
+export function parseCidr(s: string): { address: string; family: 'ipv4' | 'ipv6'; prefix: number } | undefined {
+  const [address = '', bits, extra] = s.split('/');
+  if (extra !== undefined) return undefined;
+  const family = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? 'ipv4' : /^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/.test(address) ? 'ipv6' : undefined;
+  if (!family || (family === 'ipv4' && address.split('.').some((o) => Number(o) > 255))) return undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  return { address, family, prefix };
+}
+
+/**
+ * Validates a parsed config document as a whole (ARCHITECTURE.md §1.4, §3).
+ * @param raw the YAML document as plain data
+ * @returns the frozen config, or every problem found (shape problems and cross-references alike)
+ */
+export function validate(raw: unknown): { config: Config; issues?: undefined } | { config?: undefined; issues: ConfigIssue[] } {
+  const parsed = configSchema.safeParse(raw ?? {});
+  const issues: ConfigIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues);
+  issues.push(...crossCheck(raw));
+  if (issues.length > 0 || !parsed.success) return { issues: dedupe(issues) };
+  return { config: deepFreeze(parsed.data) };
+}
+
+function toIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return [{ path, message: 'is required' }];
+  }
+  return [{ path, message: issue.message }];
+}
+
+/** Cross-references that zod cannot see; runs on the raw data so all problems are reported at once. */
+function crossCheck(raw: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const doc = asRecord(raw);
+  const names = new Set<string>();
+  for (const [i, c] of asArray(doc.collections).entries()) {
+    const name = asRecord(c).name;
+    if (typeof name !== 'string') continue;
+    if (names.has(name)) issues.push({ path: ['collections', i, 'name'], message: `duplicate collection name "${name}"` });
+    names.add(name);
+  }
+  // Every collection is mounted on every domain: (host, base_path + path) must be unique.
+  const mounts = new Map<string, string>();
+  const hosts = new Set<string>();
+  for (const [d, dom] of asArray(doc.domains).entries()) {
+    const host = String(asRecord(dom).host ?? '').toLowerCase().replace(/\.$/, '');
+    const base = String(asRecord(dom).base_path ?? '');
+    if (hosts.has(host)) issues.push({ path: ['domains', d, 'host'], message: `duplicate domain host "${host}"` });
+    hosts.add(host);
+    for (const [i, c] of asArray(doc.collections).entries()) {
+      const path = asRecord(c).path;
+      if (typeof path !== 'string') continue;
+      const mount = `${host}${joinMount(base, path)}`;
+      const other = mounts.get(mount);
+      if (other !== undefined) issues.push({ path: ['collections', i, 'path'], message: `${mount} is mounted twice (also by ${other})` });
+      else mounts.set(mount, `collections[${i}]`);
+    }
+  }
+  const clientIds = new Set<string>();
+  const profileNames = new Set<string>();
+  for (const [i, p] of asArray(doc.access_profiles).entries()) {
+    const profile = asRecord(p);
+    if (typeof profile.client_id === 'string') {
+      if (clientIds.has(profile.client_id)) issues.push({ path: ['access_profiles', i, 'client_id'], message: `duplicate client_id "${profile.client_id}"` });
+      clientIds.add(profile.client_id);
+    }
+    if (typeof profile.name === 'string') {
+      if (profileNames.has(profile.name)) issues.push({ path: ['access_profiles', i, 'name'], message: `duplicate access profile name "${profile.name}"` });
+      profileNames.add(profile.name);
+    }
+    for (const [j, ref] of asArray(profile.collections).entries()) {
+      if (typeof ref === 'string' && !names.has(ref)) {
+        issues.push({ path: ['access_profiles', i, 'collections', j], message: `no collection named "${ref}"` });
+      }
+    }
+  }
+  return issues;
+}
+
+/** Joins a domain's base_path and a collection path into the mount prefix ("/demo" + "/echo"). */
+export function joinMount(base: string, path: string): string {
+  if (!base || base === '/') return path;
+  return path === '/' ? base : base + path;
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = JSON.stringify(i);
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof URL) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+/**
+ * The bearer check of protected requests: RFC 6750 §2.1 extraction (header only) and the §3.1
+ * errors, then the token's access profile and scope.
+ */
+import type { AccessProfile } from '../config/schema.js';
+import { OAuthError } from './errors.js';
+import type { TokenRecord, TokenStore } from './tokens.js';
+
+/** The outcome of a bearer check: the caller answers failures with `sendBearerChallenge`. */
+export type BearerResult =
+  | { ok: true; record: TokenRecord; profile: AccessProfile }
+  | { ok: false; error?: OAuthError; scope?: string };
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * Checks `Authorization: Bearer` for a request to `collection` (RFC 6750 §2.1, §3.1).
+ * @param authorization the Authorization value; `count` the number of Authorization field lines
+ * @param profiles the current access profiles by name: removed or disabled ones end their tokens
+ * @returns ok with the token record and profile; or the error to answer (none: no credentials)
+ */
+export async function checkBearer(
+  authorization: string | undefined,
+  count: number,
+  collection: string,
+  store: TokenStore,
+  profiles: ReadonlyMap<string, AccessProfile>,
+): Promise<BearerResult> {
+  if (count > 1) return { ok: false, error: new OAuthError('invalid_request', 'more than one Authorization header') };
+  if (authorization === undefined) return { ok: false };
+  const match = /^([^ \t]+)([ \t]*)(.*)$/.exec(authorization)!;
+  // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme is no bearer credentials at all.
+  if (match[1]!.toLowerCase() !== 'bearer') return { ok: false };
+  const token = match[3]!.replace(/ +$/, '');
+  // RFC 9110 §11.4: scheme, then 1*SP; a tab or an empty or non-b64token value is malformed.
+  if (match[2]!.includes('\t') || !B64TOKEN.test(token)) {
+    return { ok: false, error: new OAuthError('invalid_request', 'malformed bearer credentials') };
+  }
+  const record = await store.lookup(token);
+  const profile = record && profiles.get(record.profile);
+  if (!record || !profile || !profile.enabled || profile.client_id !== record.client_id) {
+    return { ok: false, error: new OAuthError('invalid_token', 'the access token is invalid or has expired') };
+  }
+  // A reload narrows a live token's scope to its profile's current collections.
+  if (!record.scope.includes(collection) || !profile.collections.includes(collection)) {
+    return { ok: false, error: new OAuthError('insufficient_scope', 'the access token does not grant this API collection'), scope: collection };
+  }
+  return { ok: true, record, profile };
+}

@@ -1,0 +1,177 @@
+/**
+ * The http-proxy adapter: the only file that imports `http-proxy`. http-proxy 1.18.1 does the piping;
+ * the glue here fixes what it gets wrong on Node 20 (see README "Design notes"):
+ * - its path join collapses "//" and rewrites "http:/" (B25): replaced by an exact join;
+ * - its DELETE/OPTIONS length rewrite forwards a chunked body as a second request (B16): pass removed;
+ * - it cancels the upstream only on `aborted`, which no longer fires once the body is read (B17):
+ *   the upstream request is destroyed when the client's response closes unfinished;
+ * - its timeout surfaces as a reset (B19): our own timer marks it, and it becomes 504;
+ * - its `proxyReq` hook is skipped with `Expect`; headers are rewritten before `web()` instead (B13);
+ * - responses are written here, without hop-by-hop headers (B14), and an error after the response
+ *   started destroys the connection instead of appending a 502 to it (B18).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import httpProxy from 'http-proxy';
+import { sendMessage } from '../respond.js';
+import { responseHeaderLines } from './headers.js';
+
+/** Where one request goes. */
+export interface ForwardTarget {
+  /** the upstream origin (its path is ignored; see `path`) */
+  upstream: URL;
+  /** the exact upstream request target: path and query */
+  path: string;
+  /** upstream idle timeout in ms; no bytes from the upstream for this long -> 504 */
+  timeoutMs: number;
+}
+
+/** How a forwarded exchange ended, for the access log. */
+export interface ForwardOutcome {
+  /** status sent to the client (0 if the connection was closed before one was sent) */
+  status: number;
+  /** upstream status, if the upstream answered */
+  upstreamStatus?: number;
+  /** 'upstream_error' (502), 'upstream_timeout' (504 or cut mid-body), 'client_closed' */
+  error?: 'upstream_error' | 'upstream_timeout' | 'client_closed';
+  detail?: string;
+  /** response body bytes relayed to the client */
+  bytes: number;
+}
+
+/** Idle sockets to an upstream are closed after this long (ms): under Node's default 5 s keep-alive, so a reused socket never races the upstream's close. */
+export const UPSTREAM_IDLE_MS = 4000;
+
+// B25: http-proxy joins target and request paths with a join that collapses "//" and turns
+// "http:/" into "http://". We hand it the exact path (toProxy, prependPath false), so the join
+// must return that path unchanged.
+const require = createRequire(import.meta.url);
+const common = require('http-proxy/lib/http-proxy/common.js') as { urlJoin: (...parts: string[]) => string };
+common.urlJoin = (...parts: string[]) => parts.join('');
+
+interface Exchange {
+  target: ForwardTarget;
+  done: (outcome: ForwardOutcome) => void;
+  proxyReq?: http.ClientRequest;
+  timedOut: boolean;
+  upstreamBroke: boolean;
+  finished: boolean;
+  bytes: number;
+  upstreamStatus?: number;
+}
+
+const EXCHANGE = Symbol('oauth2-sidecar.exchange');
+type TaggedRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+/** Forwards authorised requests and WebSocket upgrades to upstreams over keep-alive connections. */
+export class Forwarder {
+  readonly #proxy: httpProxy;
+  readonly #agents = {
+    'http:': new http.Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS }),
+    'https:': new https.Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS }),
+  };
+
+  constructor() {
+    this.#proxy = httpProxy.createProxyServer({ toProxy: true, prependPath: false, selfHandleResponse: true, xfwd: false });
+    // B16: drop the pass that rewrites DELETE/OPTIONS without Content-Length to "Content-Length: 0".
+    const passes = (this.#proxy as unknown as { webPasses: { name: string }[] }).webPasses;
+    passes.splice(0, passes.length, ...passes.filter((pass) => pass.name !== 'deleteLength'));
+    this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req as TaggedRequest));
+    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req as TaggedRequest, res));
+    // A client reset while the upstream request is open: http-proxy aborts it; nothing to answer.
+    this.#proxy.on('econnreset', () => {});
+  }
+
+  /**
+   * Forwards a request whose headers `prepareUpstreamHeaders` has already rewritten.
+   * @param done called once with the outcome, after the client's response finished or closed
+   */
+  web(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, done: (outcome: ForwardOutcome) => void): void {
+    const exchange: Exchange = { target, done, timedOut: false, upstreamBroke: false, finished: false, bytes: 0 };
+    (req as TaggedRequest)[EXCHANGE] = exchange;
+    req.url = target.path;
+    // B17: the client went away (or its response ended): tear the upstream exchange down.
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        exchange.proxyReq?.destroy();
+        const error = exchange.timedOut ? 'upstream_timeout' : exchange.upstreamBroke ? 'upstream_error' : 'client_closed';
+        this.#finish(exchange, { status: res.headersSent ? res.statusCode : 0, error, bytes: exchange.bytes });
+      }
+    });
+    this.#proxy.web(req, res, { target: target.upstream, agent: this.#agents[target.upstream.protocol as 'http:'] }, (err) => {
+      this.#onError(err, exchange, res);
+    });
+  }
+
+  /**
+   * Forwards a WebSocket handshake (headers already rewritten with `upgrade` kept).
+   * Upstream failures close the client socket.
+   */
+  ws(req: IncomingMessage, socket: Socket, head: Buffer, target: ForwardTarget): void {
+    req.url = target.path;
+    this.#proxy.ws(req, socket, head, { target: target.upstream }, () => socket.destroy());
+  }
+
+  /** Closes idle upstream connections (at shutdown). */
+  close(): void {
+    this.#agents['http:'].destroy();
+    this.#agents['https:'].destroy();
+    this.#proxy.close();
+  }
+
+  #onProxyReq(proxyReq: http.ClientRequest, req: TaggedRequest): void {
+    const exchange = req[EXCHANGE];
+    /* c8 ignore next - every web() request is tagged; WebSocket requests do not emit proxyReq */
+    if (!exchange) return;
+    exchange.proxyReq = proxyReq;
+    // B19: no byte from the upstream for timeoutMs -> mark, then abort; #onError answers 504.
+    proxyReq.setTimeout(exchange.target.timeoutMs, () => {
+      exchange.timedOut = true;
+      proxyReq.destroy(new Error('upstream timed out'));
+    });
+  }
+
+  #onProxyRes(proxyRes: IncomingMessage, req: TaggedRequest, res: ServerResponse): void {
+    const exchange = req[EXCHANGE];
+    /* c8 ignore next - see #onProxyReq */
+    if (!exchange) return;
+    exchange.upstreamStatus = proxyRes.statusCode;
+    if (res.destroyed) {
+      proxyRes.destroy();
+      return;
+    }
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
+    proxyRes.on('data', (chunk: Buffer) => (exchange.bytes += chunk.length));
+    // B18: the upstream died mid-body: end the client's connection short of the declared length.
+    const broke = (): void => {
+      exchange.upstreamBroke = true;
+      res.destroy();
+    };
+    proxyRes.once('error', broke);
+    proxyRes.once('aborted', broke);
+    res.once('finish', () => this.#finish(exchange, { status: res.statusCode, bytes: exchange.bytes }));
+    proxyRes.pipe(res);
+  }
+
+  #onError(err: Error, exchange: Exchange, res: ServerResponse): void {
+    const error = exchange.timedOut ? 'upstream_timeout' : 'upstream_error';
+    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (res.headersSent || res.destroyed) {
+      // Too late for a status: cut the connection so the client sees a truncated response (B18, B19).
+      res.destroy();
+      this.#finish(exchange, { status: res.statusCode, error, detail, bytes: exchange.bytes });
+      return;
+    }
+    const status = exchange.timedOut ? 504 : 502;
+    sendMessage(res, status, exchange.timedOut ? 'upstream timed out' : 'upstream unavailable');
+    this.#finish(exchange, { status, error, detail, bytes: 0 });
+  }
+
+  #finish(exchange: Exchange, outcome: ForwardOutcome): void {
+    if (exchange.finished) return;
+    exchange.finished = true;
+    exchange.done({ ...outcome, upstreamStatus: exchange.upstreamStatus });
+  }
+}

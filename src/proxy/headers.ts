@@ -1,0 +1,126 @@
+/**
+ * Header hygiene for forwarding (ARCHITECTURE.md §4; B13, B14, B24): strip first, then add, so a
+ * client can neither pass a credential through nor delete a header the sidecar sets.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { BlockList, isIPv4 } from 'node:net';
+
+// RFC 9110 §7.6.1 hop-by-hop fields, the legacy Proxy-Connection, and HTTP/2's upgrade settings.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings'];
+// Credentials meant for us (RFC 6750 §5.3, RFC 9110 §11.7.2), our own 100-continue handling, and
+// identity headers only the sidecar may set.
+const NEVER_FORWARDED = ['authorization', 'proxy-authorization', 'expect', 'x-client-id', 'x-access-profile', 'forwarded'];
+const FORWARDED_FOR = 'x-forwarded-for';
+
+/** Who the token says is calling: sent upstream as X-Client-Id and X-Access-Profile. */
+export interface Identity {
+  client_id: string;
+  access_profile: string;
+}
+
+/**
+ * Rewrites `req.headers` in place for the upstream request (http-proxy copies them verbatim, and its
+ * `proxyReq` hook is skipped for `Expect` requests and WebSocket upgrades, so this runs before it).
+ * @param trusted whether the TCP peer is a trusted proxy: only then are its X-Forwarded-* kept
+ * @param upgrade keep `Connection: upgrade` and `Upgrade` (a WebSocket handshake)
+ */
+export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity, trusted: boolean, upgrade = false): void {
+  const headers = req.headers;
+  const upgradeValue = headers.upgrade;
+  const inboundFor = trusted ? forwardedFor(req) : undefined;
+  const inboundProto = trusted ? firstValue(headers['x-forwarded-proto'] as string | undefined) : undefined;
+  removeHopByHop(headers);
+  for (const name of NEVER_FORWARDED) delete headers[name];
+  for (const name of Object.keys(headers)) if (name.startsWith('x-forwarded-')) delete headers[name];
+  // Bodies keep their framing: a chunked request is re-chunked by Node, and a bodiless POST says so,
+  // instead of the DELETE/OPTIONS "length rewrite" that smuggled the body as a second request (B16).
+  if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !BODILESS.has(req.method ?? '')) {
+    headers['content-length'] = '0';
+  }
+  const peer = peerAddress(req);
+  headers['x-client-id'] = identity.client_id;
+  headers['x-access-profile'] = identity.access_profile;
+  headers[FORWARDED_FOR] = inboundFor ? `${inboundFor}, ${peer}` : peer;
+  headers['x-forwarded-proto'] = inboundProto ?? 'http';
+  headers['x-forwarded-host'] = headers.host ?? '';
+  if (upgrade && upgradeValue) {
+    headers.connection = 'upgrade';
+    headers.upgrade = upgradeValue;
+  }
+}
+
+// Methods whose bodiless requests Node sends without framing; any other gets Content-Length: 0.
+const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/**
+ * Removes hop-by-hop fields and every field named in Connection (RFC 9110 §7.6.1) from a header
+ * object; used both ways. Transfer-Encoding stays: Node re-frames the body on each hop.
+ */
+export function removeHopByHop(headers: IncomingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection) for (const token of connection.split(',')) delete headers[token.trim().toLowerCase()];
+  for (const name of HOP_BY_HOP) delete headers[name];
+}
+
+/**
+ * Response header lines from an upstream, as a flat [name, value, ...] list in their order (so
+ * repeated Set-Cookie lines survive) without hop-by-hop fields, Connection-named fields or
+ * Transfer-Encoding (Node frames the body for the client itself).
+ */
+export function responseHeaderLines(rawHeaders: string[]): string[] {
+  const drop = new Set([...HOP_BY_HOP, 'transfer-encoding']);
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'connection') {
+      for (const token of rawHeaders[i + 1]!.split(',')) drop.add(token.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (!drop.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return out;
+}
+
+/** The TCP peer's address, IPv4-mapped IPv6 shown as plain IPv4 ("::ffff:10.1.2.3" -> "10.1.2.3"). */
+export function peerAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+/**
+ * A set of trusted proxy networks (config `trusted_proxies`) for `isTrusted`.
+ * @param cidrs addresses or CIDR blocks, already validated
+ */
+export function trustedProxies(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = '', bits] = cidr.split('/');
+    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return list;
+}
+
+/** @returns whether the request's TCP peer is in the trusted list */
+export function isTrusted(req: IncomingMessage, list: BlockList): boolean {
+  const address = peerAddress(req);
+  return address !== '' && list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+}
+
+// RFC 9110 §5.3: repeated field lines combine, in order, with ", ". Node joins X-Forwarded-For
+// lines with ", " already; normalise the separators so the upstream sees one clean list.
+function forwardedFor(req: IncomingMessage): string | undefined {
+  const value = req.headers[FORWARDED_FOR] as string | undefined;
+  if (!value) return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(', ');
+}
+
+function firstValue(value: string | undefined): string | undefined {
+  const first = value?.split(',')[0]?.trim().toLowerCase();
+  return first === 'http' || first === 'https' ? first : undefined;
+}

@@ -1,0 +1,265 @@
+/**
+ * The composition root: one HTTP server whose requests are either the token endpoint or protected
+ * traffic (route -> bearer check -> forward). It wires config, oauth and proxy; it does not decide.
+ */
+import http, { ServerResponse, type IncomingMessage } from 'node:http';
+import type { AddressInfo, BlockList, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { AccessProfile, Config } from './config/schema.js';
+import { flushLogger, type Logger } from './log.js';
+import { checkBearer, type BearerResult } from './oauth/bearer.js';
+import { buildClientRegistry, type ClientRegistry } from './oauth/client-auth.js';
+import { bearerChallenge } from './oauth/respond.js';
+import { handleTokenRequest, TOKEN_PATH } from './oauth/token-endpoint.js';
+import { MemoryTokenStore, type Clock, type TokenStore } from './oauth/tokens.js';
+import { Forwarder, type ForwardOutcome } from './proxy/forward.js';
+import { isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
+import { normaliseTarget } from './proxy/path.js';
+import { RouteTable, type Route } from './proxy/routes.js';
+import { sendJson, sendMessage, writeRawJson } from './respond.js';
+
+/** Everything derived from one config; replaced as a whole, never edited. */
+interface State {
+  config: Config;
+  routes: RouteTable;
+  registry: ClientRegistry;
+  profiles: ReadonlyMap<string, AccessProfile>;
+  trusted: BlockList;
+}
+
+/** Options of a sidecar instance. */
+export interface SidecarOptions {
+  config: Config;
+  log: Logger;
+  /** monotonic clock in ms for token expiry (tests inject one) */
+  now?: Clock;
+  /** token store; default an in-memory store of `config.tokens.max_active` */
+  store?: TokenStore;
+}
+
+// Clients behind load balancers keep connections idle for 60 s; outlast them so the LB never sends
+// on a socket we are closing. Uploads may run for hours: no whole-request timeout (B20), only
+// headers must arrive in time (slowloris).
+const CLIENT_KEEP_ALIVE_MS = 65_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+
+/** A running sidecar: the data-plane server and its token store. */
+export class Sidecar {
+  readonly server: http.Server;
+  readonly store: TokenStore;
+  readonly #log: Logger;
+  readonly #forwarder = new Forwarder();
+  #state: State;
+
+  constructor(opts: SidecarOptions) {
+    this.#log = opts.log;
+    this.#state = buildState(opts.config);
+    this.store = opts.store ?? new MemoryTokenStore({ maxActive: opts.config.tokens.max_active, now: opts.now });
+    this.server = http.createServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: CLIENT_KEEP_ALIVE_MS });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#guard(this.#onRequest(req, res, false), res));
+    // RFC 9110 §10.1.1: answer from the headers alone, or forward; 100 is sent only once authorised.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#guard(this.#onRequest(req, res, true), res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#onUpgrade(req, socket, head).catch((err: unknown) => this.#internalError(err, socket));
+    });
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => writeRawJson(socket, 405, { message: 'CONNECT is not supported' }));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket));
+  }
+
+  /** The current config. */
+  get config(): Config {
+    return this.#state.config;
+  }
+
+  /**
+   * Listens on `config.listen` (port 0 = any free port).
+   * @returns the bound address
+   */
+  listen(): Promise<AddressInfo> {
+    const { host, port } = this.#state.config.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish, then resolves.
+   * @param timeoutMs after this long (ms) remaining connections are closed
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs).unref();
+    await closed;
+    clearTimeout(timer);
+    this.#forwarder.close();
+    this.store.close();
+    flushLogger(this.#log);
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    const state = this.#state;
+    const counts = countHeaders(req.rawHeaders);
+    if (counts.host > 1) return sendMessage(res, 400, 'more than one Host header', { Connection: 'close' });
+    const domain = state.routes.domainOf(req.headers.host);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if (domain && (q === -1 ? url : url.slice(0, q)) === TOKEN_PATH) {
+      if (expectContinue) res.writeContinue();
+      const ctx = { config: state.config, registry: state.registry, store: this.store, log: this.#log };
+      return handleTokenRequest(req, res, { host: domain.host, query: q === -1 ? '' : url.slice(q), authorizationCount: counts.authorization }, ctx);
+    }
+    const started = performance.now();
+    const decision = await this.#authorise(req, counts.authorization, state);
+    if (!decision.ok) {
+      // An unread body is not drained: close the connection after the answer.
+      if (hasBody(req)) res.setHeader('Connection', 'close');
+      sendJson(res, decision.status, decision.body, decision.headers);
+      this.#logDenied(req, decision, started);
+      return;
+    }
+    prepareUpstreamHeaders(req, decision.identity, isTrusted(req, state.trusted));
+    if (expectContinue) res.writeContinue();
+    const { route } = decision;
+    const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
+    this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(req, route, decision.identity, outcome, started));
+  }
+
+  async #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      writeRawJson(socket, 400, { message: 'only WebSocket upgrades are supported' });
+      return;
+    }
+    const state = this.#state;
+    const counts = countHeaders(req.rawHeaders);
+    const decision = counts.host > 1 ? refusal(400, 'more than one Host header') : await this.#authorise(req, counts.authorization, state);
+    if (!decision.ok) {
+      writeRawJson(socket, decision.status, decision.body, decision.headers);
+      this.#logDenied(req, decision, performance.now());
+      return;
+    }
+    prepareUpstreamHeaders(req, decision.identity, isTrusted(req, state.trusted), true);
+    const { route } = decision;
+    this.#forwarder.ws(req, socket, head, { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms });
+    this.#log.info({ event: 'upgrade_forwarded', host: route.domain.host, collection: route.collection.name, client_id: decision.identity.client_id });
+  }
+
+  /** Route first (404), then the bearer check (RFC 6750 §3.1). */
+  async #authorise(req: IncomingMessage, authorizationCount: number, state: State): Promise<Decision> {
+    const domain = state.routes.domainOf(req.headers.host);
+    if (!domain) return refusal(404, 'no such domain');
+    const target = normaliseTarget(req.url ?? '/');
+    if (target.error !== undefined) return refusal(400, target.error);
+    const route = state.routes.match(domain, target.path, target.query);
+    if (!route) return refusal(404, 'no API collection at this path');
+    const result: BearerResult = await checkBearer(req.headers.authorization, authorizationCount, route.collection.name, this.store, state.profiles);
+    if (!result.ok) {
+      const answer = bearerChallenge(state.config.realm, result.error, result.scope);
+      return { ok: false, ...answer, route, error: result.error?.code ?? 'no_credentials' };
+    }
+    return { ok: true, route, identity: { client_id: result.profile.client_id, access_profile: result.profile.name } };
+  }
+
+  #logDenied(req: IncomingMessage, decision: Refusal, started: number): void {
+    this.#log.info({
+      event: 'access_denied',
+      method: req.method,
+      host: req.headers.host,
+      path: pathOf(req.url),
+      collection: decision.route?.collection.name,
+      status: decision.status,
+      error: decision.error,
+      duration_ms: elapsed(started),
+    });
+  }
+
+  #logForwarded(req: IncomingMessage, route: Route, identity: { client_id: string; access_profile: string }, outcome: ForwardOutcome, started: number): void {
+    const level = outcome.error && outcome.error !== 'client_closed' ? 'warn' : 'info';
+    this.#log[level]({
+      event: outcome.error ?? 'request_forwarded',
+      method: req.method,
+      host: route.domain.host,
+      path: pathOf(route.upstreamPath),
+      collection: route.collection.name,
+      access_profile: identity.access_profile,
+      client_id: identity.client_id,
+      peer: peerAddress(req),
+      status: outcome.status,
+      upstream_status: outcome.upstreamStatus,
+      detail: outcome.detail,
+      bytes: outcome.bytes,
+      duration_ms: elapsed(started),
+    });
+  }
+
+  #guard(work: Promise<void>, res: ServerResponse): void {
+    work.catch((err: unknown) => this.#internalError(err, res));
+  }
+
+  #internalError(err: unknown, target: ServerResponse | Duplex): void {
+    this.#log.error({ event: 'internal_error', detail: err instanceof Error ? err.message : String(err) });
+    if (target instanceof ServerResponse) {
+      if (target.headersSent) target.destroy();
+      else sendMessage(target, 500, 'internal error', { Connection: 'close' });
+    } else {
+      writeRawJson(target, 500, { message: 'internal error' });
+    }
+  }
+}
+
+type Refusal = { ok: false; status: number; body: Record<string, string>; headers: Record<string, string>; route?: Route; error: string };
+type Decision = Refusal | { ok: true; route: Route; identity: { client_id: string; access_profile: string } };
+
+function refusal(status: number, message: string): Refusal {
+  return { ok: false, status, body: { message }, headers: {}, error: message };
+}
+
+function buildState(config: Config): State {
+  return {
+    config,
+    routes: new RouteTable(config),
+    registry: buildClientRegistry(config),
+    profiles: new Map(config.access_profiles.map((p) => [p.name, p])),
+    trusted: trustedProxies(config.trusted_proxies),
+  };
+}
+
+/** Counts Host and Authorization field lines: Node keeps only the first of each (B04). */
+function countHeaders(raw: string[]): { host: number; authorization: number } {
+  let host = 0;
+  let authorization = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') host++;
+    else if (name.length === 13 && name.toLowerCase() === 'authorization') authorization++;
+  }
+  return { host, authorization };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+// The query may carry application secrets: logs get the path only.
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+const elapsed = (since: number): number => Math.round((performance.now() - since) * 1000) / 1000;
+
+/** Malformed requests that Node's parser refuses get a JSON answer too, never a bare close. */
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  writeRawJson(socket, status, { message: status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : 'malformed request' });
+}

@@ -1,0 +1,49 @@
+/**
+ * Test config builder: the shared fixture of ../shared/cases/public-bug-reports.md in the real
+ * config contract. svc-a may call "orders" (/orders), svc-b "public" (/public), on api.example.com;
+ * each collection forwards to the same path on the upstream (/public/x -> upstream /public/x).
+ */
+import { validate, type Config } from '../../src/config/schema.js';
+
+/** svc-a's deliberately hostile secret: @ : + / = % */
+export const SECRET_A = 'p@ss:w+rd/=%';
+export const SECRET_B = 's3cret';
+
+/** Precomputed Basic values of the case file. */
+export const BASIC = {
+  b: 'Basic c3ZjLWI6czNjcmV0',
+  bWrong: 'Basic c3ZjLWI6d3Jvbmc=',
+  aForm: 'Basic c3ZjLWE6cCU0MHNzJTNBdyUyQnJkJTJGJTNEJTI1',
+  aRaw: 'Basic c3ZjLWE6cEBzczp3K3JkLz0l',
+  bExtra: 'Basic c3ZjLWI6czNjcmV0OmV4dHJh',
+  bNoColon: 'Basic c3ZjLWI=',
+  aBadEscape: 'Basic c3ZjLWE6JVpa',
+  nobody: 'Basic bm9ib2R5Ong=',
+} as const;
+
+/**
+ * Builds a validated config around the fixture.
+ * @param upstream base URL of the test upstream, e.g. http://127.0.0.1:40123
+ * @param patch raw config keys to override (shallow, before validation)
+ * @throws Error listing the issues if the result is invalid
+ */
+export function testConfig(upstream: string, patch: Record<string, unknown> = {}): Config {
+  const raw = {
+    listen: '127.0.0.1:0',
+    realm: 'api',
+    domains: [{ host: 'api.example.com' }],
+    tokens: { expires_in: 3600, max_active: 10_000 },
+    collections: [
+      { name: 'orders', path: '/orders', upstream: `${upstream}/orders`, timeout_ms: 2000 },
+      { name: 'public', path: '/public', upstream: `${upstream}/public`, timeout_ms: 2000 },
+    ],
+    access_profiles: [
+      { name: 'a', client_id: 'svc-a', client_secret: SECRET_A, collections: ['orders'] },
+      { name: 'b', client_id: 'svc-b', client_secret: SECRET_B, collections: ['public'] },
+    ],
+    ...patch,
+  };
+  const result = validate(raw);
+  if (result.issues) throw new Error(`test config invalid: ${JSON.stringify(result.issues)}`);
+  return result.config;
+}

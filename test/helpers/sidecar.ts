@@ -1,0 +1,44 @@
+/**
+ * Starts a real sidecar on 127.0.0.1:0 with captured logs and an optional fake clock.
+ */
+import { Writable } from 'node:stream';
+import type { Config } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { Sidecar } from '../../src/server.js';
+
+export interface RunningSidecar {
+  sidecar: Sidecar;
+  port: number;
+  /** every log line written so far, parsed */
+  logs: Record<string, unknown>[];
+  /** every log line written so far, as text (to scan for secrets) */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+/** A fake monotonic clock in ms; starts well above 0 (as lru-cache's tests advise). */
+export function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+/** Starts a sidecar on the given config (its `listen` is ignored: always 127.0.0.1:0). */
+export async function startSidecar(config: Config, opts: { now?: () => number } = {}): Promise<RunningSidecar> {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const log = createLogger({ level: 'debug', destination });
+  const sidecar = new Sidecar({ config: { ...config, listen: { host: '127.0.0.1', port: 0 } }, log, now: opts.now });
+  const address = await sidecar.listen();
+  return {
+    sidecar,
+    port: address.port,
+    logs: new Proxy([], { get: (_t, p) => Reflect.get(lines.map((l) => JSON.parse(l) as Record<string, unknown>), p) }),
+    logText: () => lines.join('\n'),
+    close: () => sidecar.close(1000),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * A test upstream on port 0 that records what reaches it: every parsed request and the raw bytes of
+ * every connection, so tests can assert that a header or token never arrived.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface Recorded {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+export interface Upstream {
+  url: string;
+  port: number;
+  requests: Recorded[];
+  /** all bytes received on all connections, in arrival order */
+  raw(): string;
+  sockets: Set<Socket>;
+  close(): Promise<void>;
+}
+
+/** Default handler: 200 JSON echo of method, url and headers. */
+export function echo(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  const payload = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body_bytes: body.length });
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+/**
+ * Starts the upstream.
+ * @param handler answers each request once its body has been read (default: echo); with
+ *   `streaming: true` it is called at once with the body unread
+ */
+export async function startUpstream(
+  handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void = echo,
+  opts: { streaming?: boolean } = {},
+): Promise<Upstream> {
+  const requests: Recorded[] = [];
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    if (opts.streaming) {
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) });
+      handler(req, res, Buffer.alloc(0));
+      return;
+    }
+    const body: Buffer[] = [];
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('end', () => {
+      const all = Buffer.concat(body);
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: all });
+      handler(req, res, all);
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    sockets,
+    raw: () => Buffer.concat(chunks).toString('latin1'),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
