@@ -13,7 +13,7 @@ export type Logger = pino.Logger;
  * @param opts.destination where lines go; default stdout, written asynchronously off the hot path
  */
 export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  const destination = opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const destination = opts.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: opts.level ?? 'info',
