@@ -52,6 +52,7 @@ t.test('ARCHITECTURE §1.5: each third-party package lives behind one file', asy
     'lru-cache': 'oauth/tokens.ts',
     'http-proxy': 'proxy/forward.ts',
     pino: 'log.ts',
+    'prom-client': 'admin/metrics.ts',
   };
   for (const { file, imports } of sources) {
     for (const spec of imports.filter((s) => !s.startsWith('.') && !s.startsWith('node:'))) {

@@ -2,6 +2,7 @@
  * The config contract (ARCHITECTURE.md §3): types, defaults and validation of the parsed YAML.
  * Nothing here knows about files or YAML; `load.ts` turns issue paths into `file:line:col`.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 
 /** One validation problem: the key path into the document and a message for ops. */
@@ -99,18 +100,17 @@ export type Collection = Config['collections'][number];
 export type AccessProfile = Config['access_profiles'][number];
 
 /**
- * Parses an IP address or CIDR block ("10.0.0.0/8", "192.0.2.7", "2001:db8::/32").
+ * Parses an IP address or CIDR block ("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"). The address is
+ * checked by node:net, which the proxy's BlockList uses too: what passes here cannot fail there.
  * @returns the address, its family and prefix length, or undefined if it is neither.
  */
 export function parseCidr(s: string): { address: string; family: 'ipv4' | 'ipv6'; prefix: number } | undefined {
   const [address = '', bits, extra] = s.split('/');
-  if (extra !== undefined) return undefined;
-  const family = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? 'ipv4' : /^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/.test(address) ? 'ipv6' : undefined;
-  if (!family || (family === 'ipv4' && address.split('.').some((o) => Number(o) > 255))) return undefined;
+  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+  if (extra !== undefined || !family) return undefined;
   const max = family === 'ipv4' ? 32 : 128;
   const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
-  if (!(prefix >= 0 && prefix <= max)) return undefined;
-  return { address, family, prefix };
+  return prefix <= max ? { address, family, prefix } : undefined; // NaN <= max is false
 }
 
 /**
@@ -119,10 +119,11 @@ export function parseCidr(s: string): { address: string; family: 'ipv4' | 'ipv6'
  * @returns the frozen config, or every problem found (shape problems and cross-references alike)
  */
 export function validate(raw: unknown): { config: Config; issues?: undefined } | { config?: undefined; issues: ConfigIssue[] } {
-  const parsed = configSchema.safeParse(raw ?? {});
+  // reportInput: toIssues tells a missing key ("is required") from a value of the wrong type.
+  const parsed = configSchema.safeParse(raw ?? {}, { reportInput: true });
   const issues: ConfigIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues);
   issues.push(...crossCheck(raw));
-  if (issues.length > 0 || !parsed.success) return { issues: dedupe(issues) };
+  if (issues.length > 0 || !parsed.success) return { issues };
   return { config: deepFreeze(parsed.data) };
 }
 
@@ -148,33 +149,37 @@ function crossCheck(raw: unknown): ConfigIssue[] {
     if (names.has(name)) issues.push({ path: ['collections', i, 'name'], message: `duplicate collection name "${name}"` });
     names.add(name);
   }
-  // Every collection is mounted on every domain: (host, base_path + path) must be unique.
-  const mounts = new Map<string, string>();
+  // Every collection is mounted on every domain, under that domain's base_path, so a (host, path)
+  // mount is taken twice exactly when two domains share a host or two collections share a path.
+  const paths = new Map<string, number>();
+  for (const [i, c] of asArray(doc.collections).entries()) {
+    const path = asRecord(c).path;
+    if (typeof path !== 'string') continue;
+    const other = paths.get(path);
+    if (other !== undefined)
+      issues.push({ path: ['collections', i, 'path'], message: `"${path}" is mounted twice (also by collections[${other}])` });
+    else paths.set(path, i);
+  }
   const hosts = new Set<string>();
   for (const [d, dom] of asArray(doc.domains).entries()) {
-    const host = String(asRecord(dom).host ?? '').toLowerCase().replace(/\.$/, '');
-    const base = String(asRecord(dom).base_path ?? '');
-    if (hosts.has(host)) issues.push({ path: ['domains', d, 'host'], message: `duplicate domain host "${host}"` });
-    hosts.add(host);
-    for (const [i, c] of asArray(doc.collections).entries()) {
-      const path = asRecord(c).path;
-      if (typeof path !== 'string') continue;
-      const mount = `${host}${joinMount(base, path)}`;
-      const other = mounts.get(mount);
-      if (other !== undefined) issues.push({ path: ['collections', i, 'path'], message: `${mount} is mounted twice (also by ${other})` });
-      else mounts.set(mount, `collections[${i}]`);
-    }
+    const host = asRecord(dom).host;
+    if (typeof host !== 'string') continue;
+    const name = host.toLowerCase().replace(/\.$/, '');
+    if (hosts.has(name)) issues.push({ path: ['domains', d, 'host'], message: `duplicate domain host "${name}"` });
+    hosts.add(name);
   }
   const clientIds = new Set<string>();
   const profileNames = new Set<string>();
   for (const [i, p] of asArray(doc.access_profiles).entries()) {
     const profile = asRecord(p);
     if (typeof profile.client_id === 'string') {
-      if (clientIds.has(profile.client_id)) issues.push({ path: ['access_profiles', i, 'client_id'], message: `duplicate client_id "${profile.client_id}"` });
+      if (clientIds.has(profile.client_id))
+        issues.push({ path: ['access_profiles', i, 'client_id'], message: `duplicate client_id "${profile.client_id}"` });
       clientIds.add(profile.client_id);
     }
     if (typeof profile.name === 'string') {
-      if (profileNames.has(profile.name)) issues.push({ path: ['access_profiles', i, 'name'], message: `duplicate access profile name "${profile.name}"` });
+      if (profileNames.has(profile.name))
+        issues.push({ path: ['access_profiles', i, 'name'], message: `duplicate access profile name "${profile.name}"` });
       profileNames.add(profile.name);
     }
     for (const [j, ref] of asArray(profile.collections).entries()) {
@@ -197,13 +202,6 @@ function asRecord(v: unknown): Record<string, unknown> {
 }
 function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
-}
-function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
-  const seen = new Set<string>();
-  return issues.filter((i) => {
-    const key = JSON.stringify(i);
-    return seen.has(key) ? false : (seen.add(key), true);
-  });
 }
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !(value instanceof URL) && !Object.isFrozen(value)) {

@@ -7,12 +7,12 @@ import { OAuthError } from './errors.js';
 import type { TokenRecord, TokenStore } from './tokens.js';
 
 /** The outcome of a bearer check: the caller answers failures with `sendBearerChallenge`. */
-export type BearerResult =
-  | { ok: true; record: TokenRecord; profile: AccessProfile }
-  | { ok: false; error?: OAuthError; scope?: string };
+export type BearerResult = { ok: true; record: TokenRecord; profile: AccessProfile } | { ok: false; error?: OAuthError; scope?: string };
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+const malformed = (): BearerResult => ({ ok: false, error: new OAuthError('invalid_request', 'malformed bearer credentials') });
 
 /**
  * Checks `Authorization: Bearer` for a request to `collection` (RFC 6750 §2.1, §3.1).
@@ -29,14 +29,14 @@ export async function checkBearer(
 ): Promise<BearerResult> {
   if (count > 1) return { ok: false, error: new OAuthError('invalid_request', 'more than one Authorization header') };
   if (authorization === undefined) return { ok: false };
-  const match = /^([^ \t]+)([ \t]*)(.*)$/.exec(authorization)!;
+  // RFC 9110 §11.4: credentials = auth-scheme [ 1*SP token ]; an empty value has no scheme at all.
+  const match = /^([^ \t]+)([ \t]*)(.*)$/s.exec(authorization);
+  if (!match) return malformed();
   // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme is no bearer credentials at all.
   if (match[1]!.toLowerCase() !== 'bearer') return { ok: false };
+  // A tab after the scheme, or an empty or non-b64token value, is malformed (RFC 6750 §2.1).
   const token = match[3]!.replace(/ +$/, '');
-  // RFC 9110 §11.4: scheme, then 1*SP; a tab or an empty or non-b64token value is malformed.
-  if (match[2]!.includes('\t') || !B64TOKEN.test(token)) {
-    return { ok: false, error: new OAuthError('invalid_request', 'malformed bearer credentials') };
-  }
+  if (match[2]!.includes('\t') || !B64TOKEN.test(token)) return malformed();
   const record = await store.lookup(token);
   const profile = record && profiles.get(record.profile);
   if (!record || !profile || !profile.enabled || profile.client_id !== record.client_id) {
@@ -44,7 +44,11 @@ export async function checkBearer(
   }
   // A reload narrows a live token's scope to its profile's current collections.
   if (!record.scope.includes(collection) || !profile.collections.includes(collection)) {
-    return { ok: false, error: new OAuthError('insufficient_scope', 'the access token does not grant this API collection'), scope: collection };
+    return {
+      ok: false,
+      error: new OAuthError('insufficient_scope', 'the access token does not grant this API collection'),
+      scope: collection,
+    };
   }
   return { ok: true, record, profile };
 }

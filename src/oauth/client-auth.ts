@@ -48,7 +48,9 @@ export function presentedCredentials(authorization: string | undefined, params: 
     return basic;
   }
   if (bodyId === undefined || bodySecret === undefined) {
-    throw new OAuthError('invalid_client', 'client authentication failed', { detail: bodyId ? 'no client_secret' : 'no client credentials' });
+    throw new OAuthError('invalid_client', 'client authentication failed', {
+      detail: bodyId ? 'no client_secret' : 'no client credentials',
+    });
   }
   return { method: 'client_secret_post', ids: [bodyId], secrets: [bodySecret] };
 }
@@ -58,15 +60,21 @@ export function presentedCredentials(authorization: string | undefined, params: 
  * colon, so a password may hold colons. RFC 6749 asks clients to form-urlencode id and secret before
  * base64; curl -u, Postman and requests-oauthlib do not. Both readings are returned: the decoded one
  * first, then the raw one (a secret ending in "%" has only the raw reading).
- * @throws OAuthError invalid_client for another scheme, bad base64, bad UTF-8 or no colon
+ * @throws OAuthError invalid_client for another scheme, non-canonical base64, bad UTF-8 or no colon
  */
 export function parseBasic(authorization: string): PresentedCredentials {
   const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization);
   const fail = (detail: string): OAuthError => new OAuthError('invalid_client', 'client authentication failed', { detail });
   if (!match) throw fail('Authorization is not Basic with base64 credentials');
+  const bytes = Buffer.from(match[1]!, 'base64');
+  // RFC 7617 §2 uses RFC 4648 base64, which Buffer decodes leniently: it drops a dangling character
+  // or stray low bits, so "<valid>x" would authenticate too. Only a canonical encoding is accepted
+  // (the "=" padding may be left out).
+  if (bytes.toString('base64').replace(/=+$/, '') !== match[1]!.replace(/=+$/, ''))
+    throw fail('Basic credentials are not canonical base64');
   let decoded: string;
   try {
-    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(match[1]!, 'base64'));
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw fail('Basic credentials are not UTF-8');
   }

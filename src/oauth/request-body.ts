@@ -14,17 +14,25 @@ export const BODY_TIMEOUT_MS = 10_000;
 /** Parameters of a token request: name -> value, each name at most once. */
 export type Params = Map<string, string>;
 
+/** Limits of one body read; tests shorten them. */
+export interface BodyLimits {
+  /** largest body read, in bytes (default MAX_BODY_BYTES) */
+  maxBytes?: number;
+  /** time for the whole body to arrive, in ms (default BODY_TIMEOUT_MS) */
+  timeoutMs?: number;
+}
+
 /**
  * Reads and parses a token request body.
  * @returns the parameters, empty values dropped (RFC 6749 §3.1)
  * @throws OAuthError invalid_request: wrong or missing media type, bad encoding, repeated parameter,
- *   body over MAX_BODY_BYTES (status 413) or not received within BODY_TIMEOUT_MS (status 408)
+ *   body over `maxBytes` (status 413) or not received within `timeoutMs` (status 408)
  */
-export async function readTokenRequestBody(req: IncomingMessage): Promise<Params> {
+export async function readTokenRequestBody(req: IncomingMessage, limits: BodyLimits = {}): Promise<Params> {
   const type = mediaType(req.headers['content-type']);
-  const body = await readBody(req);
-  if (type === 'application/x-www-form-urlencoded') return parseForm(body.toString('utf8'));
-  if (type === 'application/json') return parseJson(body);
+  const body = await readBody(req, limits.maxBytes ?? MAX_BODY_BYTES, limits.timeoutMs ?? BODY_TIMEOUT_MS);
+  if (type === 'application/x-www-form-urlencoded') return parseForm(utf8(body));
+  if (type === 'application/json') return parseJson(utf8(body));
   if (type === undefined && body.length === 0) return new Map();
   throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded or application/json', {
     detail: `content-type ${JSON.stringify(req.headers['content-type'] ?? null)}`,
@@ -42,15 +50,18 @@ export function mediaType(value: string | undefined): string | undefined {
   for (const param of params) {
     const [name = '', raw = ''] = param.split('=');
     if (name.trim().toLowerCase() !== 'charset') continue;
-    const charset = raw.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const charset = raw
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return 'unsupported';
   }
   return type.trim().toLowerCase();
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) {
+  if (declared > maxBytes) {
     return Promise.reject(new OAuthError('invalid_request', 'request body too large', { status: 413 }));
   }
   return new Promise((resolve, reject) => {
@@ -58,7 +69,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let size = 0;
     const timer = setTimeout(() => {
       fail(new OAuthError('invalid_request', 'request body not received in time', { status: 408 }));
-    }, BODY_TIMEOUT_MS);
+    }, timeoutMs);
     const fail = (err: Error): void => {
       clearTimeout(timer);
       req.off('data', onData);
@@ -67,7 +78,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) fail(new OAuthError('invalid_request', 'request body too large', { status: 413 }));
+      if (size > maxBytes) fail(new OAuthError('invalid_request', 'request body too large', { status: 413 }));
       else chunks.push(chunk);
     };
     req.on('data', onData);
@@ -75,7 +86,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
       clearTimeout(timer);
       resolve(Buffer.concat(chunks));
     });
-    req.once('error', fail);
+    // The client went away mid-body: its request, not the server, failed.
+    req.once('error', (err) => fail(new OAuthError('invalid_request', 'request body not received', { detail: err.message })));
   });
 }
 
@@ -114,9 +126,17 @@ function decodeFormComponent(s: string): string {
   return decoded;
 }
 
-function parseJson(body: Buffer): Params {
+// RFC 6749 Appendix B and RFC 8259 §8.1: both body types are UTF-8; other bytes are an error, not U+FFFD.
+function utf8(body: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new OAuthError('invalid_request', 'the body is not UTF-8');
+  }
+}
+
+function parseJson(text: string): Params {
   let value: unknown;
-  const text = body.toString('utf8');
   try {
     value = JSON.parse(text);
   } catch {

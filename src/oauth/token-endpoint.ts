@@ -36,7 +36,12 @@ export interface TokenRequestInfo {
  * Handles `POST /oauth2/token` (RFC 6749 §4.4.2, §4.4.3, §5.1, §5.2). Never throws: every failure is
  * answered as JSON and logged as `token_denied`, success as `token_issued`.
  */
-export async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, info: TokenRequestInfo, ctx: TokenEndpointContext): Promise<void> {
+export async function handleTokenRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  info: TokenRequestInfo,
+  ctx: TokenEndpointContext,
+): Promise<void> {
   const started = performance.now();
   if (req.method !== 'POST') {
     sendMessage(res, 405, 'the token endpoint accepts POST only', { Allow: 'POST' });
@@ -44,8 +49,9 @@ export async function handleTokenRequest(req: IncomingMessage, res: ServerRespon
   }
   let clientId: string | undefined;
   try {
-    // RFC 6749 §2.3.1: credentials never in the request URI; §3.2: the header at most once.
-    if (/[?&]client_(id|secret)=/.test(info.query)) {
+    // RFC 6749 §2.3.1: credentials never in the request URI, however their names are spelled
+    // (client%5Fsecret, a bare client_id); §3.2: the header at most once.
+    if (hasUriCredentials(info.query)) {
       throw new OAuthError('invalid_request', 'client credentials must not be sent in the request URI');
     }
     if (info.authorizationCount > 1) throw new OAuthError('invalid_request', 'more than one Authorization header');
@@ -65,15 +71,36 @@ export async function handleTokenRequest(req: IncomingMessage, res: ServerRespon
       lifetime: ctx.config.tokens.expires_in,
     });
     sendJson(res, 200, { access_token, token_type: 'bearer', expires_in });
-    ctx.log.info({ event: 'token_issued', host: info.host, client_id: profile.client_id, access_profile: profile.name, status: 200, duration_ms: ms(started) });
+    ctx.log.info({
+      event: 'token_issued',
+      host: info.host,
+      client_id: profile.client_id,
+      access_profile: profile.name,
+      status: 200,
+      duration_ms: ms(started),
+    });
   } catch (caught) {
     const err = caught instanceof OAuthError ? caught : new OAuthError('server_error', 'internal error', { detail: String(caught) });
     // A body we stopped reading (too large, too slow) is not drained: close the connection instead.
     if (err.status === 413 || err.status === 408) res.setHeader('Connection', 'close');
     sendTokenError(res, err, ctx.config.realm);
     const level = err.code === 'server_error' ? 'error' : 'info';
-    ctx.log[level]({ event: 'token_denied', host: info.host, client_id: clientId, status: err.status, error: err.code, detail: err.detail ?? err.description, duration_ms: ms(started) });
+    ctx.log[level]({
+      event: 'token_denied',
+      host: info.host,
+      client_id: clientId,
+      status: err.status,
+      error: err.code,
+      detail: err.detail ?? err.description,
+      duration_ms: ms(started),
+    });
   }
+}
+
+/** Whether a query string ("" or "?...") names client_id or client_secret, once decoded. */
+function hasUriCredentials(query: string): boolean {
+  for (const name of new URLSearchParams(query).keys()) if (name === 'client_id' || name === 'client_secret') return true;
+  return false;
 }
 
 const ms = (since: number): number => Math.round((performance.now() - since) * 1000) / 1000;

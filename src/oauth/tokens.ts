@@ -1,6 +1,7 @@
 /**
- * The token store: opaque access tokens (256 bits from the CSPRNG, 64 hex chars) held in memory with
- * a per-token expiry checked on our own clock (lru-cache's ttl clock cannot be the injected one), keyed by a hash of the token so a heap dump shows no usable token.
+ * The token store: opaque access tokens (256 bits from the CSPRNG, 64 hex chars) held in memory,
+ * keyed by a hash of the token so a heap dump shows no usable token. Expiry is checked here rather
+ * than by lru-cache's ttl, which keeps an entry alive at exactly its expiry instant (B12).
  * The only file that imports `lru-cache`.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -54,9 +55,10 @@ export function tokenKey(access_token: string): string {
 
 /**
  * In-process token store on `lru-cache`. At most `maxActive` tokens live at once; when full, the
- * access profile holding the most tokens loses its least recently used one, so one client's flood
- * of token requests evicts its own tokens and never another client's (B27). Eviction acts like
- * revocation: the evicted token answers `invalid_token`.
+ * access profile holding the most tokens loses its least recently used one (on a tie, the profile
+ * asking for a token), so one client's flood of token requests evicts its own tokens and never
+ * those of a client holding no more than it (B27). Eviction acts like revocation: the evicted
+ * token answers `invalid_token`.
  */
 export class MemoryTokenStore implements TokenStore {
   readonly #byProfile = new Map<string, LRUCache<string, TokenRecord>>();
@@ -86,7 +88,7 @@ export class MemoryTokenStore implements TokenStore {
       scope: grant.scope,
       expiresAt: this.#now() + lifetimeMs,
     };
-    if (this.#index.size >= this.#maxActive) this.#evictFromLargestProfile();
+    if (this.#index.size >= this.#maxActive) this.#evictFromLargestProfile(grant.profile);
     const cache = this.#cacheOf(grant.profile);
     cache.set(key, record);
     this.#index.set(key, cache);
@@ -138,8 +140,9 @@ export class MemoryTokenStore implements TokenStore {
     return cache;
   }
 
-  #evictFromLargestProfile(): void {
-    let largest: LRUCache<string, TokenRecord> | undefined;
+  /** Makes room for one token of `issuing`: on a tie for the most tokens the issuing profile loses its own. */
+  #evictFromLargestProfile(issuing: string): void {
+    let largest = this.#byProfile.get(issuing);
     for (const cache of this.#byProfile.values()) if (!largest || cache.size > largest.size) largest = cache;
     largest?.pop(); // its least recently used token; dispose() drops it from the index
   }

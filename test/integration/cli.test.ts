@@ -66,7 +66,7 @@ t.test('CONFIG_FILE names the config when --config is absent; the sidecar starts
 
 t.test('the built-in process: logs the bound address, exits 0 on SIGTERM', async (t) => {
   const dir = t.testdir({ 'good.yaml': GOOD });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', join(dir, 'good.yaml')], {
+  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', join(dir, 'good.yaml')], {
     cwd: new URL('../..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,7 +91,7 @@ t.test('the built-in process: logs the bound address, exits 0 on SIGTERM', async
 t.test('the built-in process: an invalid config exits 2 and prints the problems on stderr', async (t) => {
   const dir = t.testdir({ 'bad.yaml': 'domains: [{ host: "bad host" }]\ncollections: []\naccess_profiles: []\n' });
   const file = join(dir, 'bad.yaml');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], {
+  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], {
     cwd: new URL('../..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

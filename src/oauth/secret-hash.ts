@@ -1,0 +1,123 @@
+/**
+ * Hashed client secrets in Ory Hydra's PBKDF2 form, `$pbkdf2-sha256$i=<iterations>,l=32$<salt>$<hash>`
+ * (salt and hash base64, padding optional), so ops keep no plain secret in a ConfigMap.
+ * Verification is deliberately slow; to keep the token endpoint from becoming a CPU sink, successful
+ * verifications are remembered (by an HMAC under a per-process key, never the secret itself) and at
+ * most a few run at once.
+ */
+import { createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/** The fewest PBKDF2 iterations accepted in config (OWASP's 2023 floor for SHA-256 is higher; Hydra's default is 25000). */
+export const MIN_ITERATIONS = 25_000;
+/** Iterations `hashSecret` uses. */
+export const DEFAULT_ITERATIONS = 100_000;
+
+const FORM = /^\$pbkdf2-sha256\$i=(\d+),l=32\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
+
+/** A parsed secret hash. */
+export interface SecretHash {
+  iterations: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/**
+ * Parses a `client_secret_hash` value.
+ * @returns the parts, or a message saying what is wrong (for the config error)
+ */
+export function parseSecretHash(value: string): SecretHash | string {
+  const m = FORM.exec(value);
+  if (!m) return 'must be $pbkdf2-sha256$i=<iterations>,l=32$<salt base64>$<hash base64> (oauth2-sidecar hash-secret)';
+  const iterations = Number(m[1]);
+  const salt = Buffer.from(m[2]!, 'base64');
+  const hash = Buffer.from(m[3]!, 'base64');
+  if (iterations < MIN_ITERATIONS) return `must use at least ${MIN_ITERATIONS} iterations`;
+  if (iterations > 10_000_000) return 'must use at most 10000000 iterations';
+  if (hash.length !== 32) return 'must hold a 32-byte hash (l=32)';
+  if (salt.length < 8) return 'must hold a salt of at least 8 bytes';
+  return { iterations, salt, hash };
+}
+
+/**
+ * Hashes a secret for `client_secret_hash` (the `hash-secret` command).
+ * @param iterations PBKDF2-SHA256 iterations (default DEFAULT_ITERATIONS)
+ * @returns `$pbkdf2-sha256$i=<iterations>,l=32$<16-byte salt>$<hash>`, base64 without padding
+ */
+export async function hashSecret(secret: string, iterations = DEFAULT_ITERATIONS): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await pbkdf2Async(secret, salt, iterations, 32, 'sha256');
+  const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+  return `$pbkdf2-sha256$i=${iterations},l=32$${b64(salt)}$${b64(hash)}`;
+}
+
+/** Thrown when too many verifications wait: the caller answers 503 and the client retries. */
+export class VerifierBusyError extends Error {
+  constructor() {
+    super('too many secret verifications waiting');
+    this.name = 'VerifierBusyError';
+  }
+}
+
+/**
+ * Verifies presented secrets against PBKDF2 hashes with a bounded cost.
+ */
+export class SecretVerifier {
+  readonly #key = randomBytes(32);
+  readonly #remembered = new Map<string, number>();
+  readonly #waiting: (() => void)[] = [];
+  #running = 0;
+
+  /**
+   * @param opts.concurrency hashes computed at once (default 2: the others wait their turn)
+   * @param opts.maxWaiting verifications allowed to wait; beyond it VerifierBusyError (default 64)
+   * @param opts.remember successful verifications remembered (default 10000)
+   * @param opts.rememberMs how long one is remembered, ms (default 10 minutes)
+   * @param opts.now clock in ms
+   */
+  constructor(
+    private readonly opts: { concurrency?: number; maxWaiting?: number; remember?: number; rememberMs?: number; now?: () => number } = {},
+  ) {}
+
+  /**
+   * @param stored the parsed `client_secret_hash`; `storedText` its config text (part of the cache key,
+   *   so a changed hash is never served from memory)
+   * @returns whether the secret matches
+   * @throws VerifierBusyError when maxWaiting verifications already wait
+   */
+  async verify(secret: string, stored: SecretHash, storedText: string): Promise<boolean> {
+    const now = this.opts.now?.() ?? Date.now();
+    const tag = createHmac('sha256', this.#key).update(storedText).update('\0').update(secret).digest('base64');
+    const until = this.#remembered.get(tag);
+    if (until !== undefined && until > now) return true;
+    const derived = await this.#limited(() => pbkdf2Async(secret, stored.salt, stored.iterations, 32, 'sha256'));
+    const ok = timingSafeEqual(derived, stored.hash);
+    if (ok) this.#remember(tag, now);
+    return ok;
+  }
+
+  #remember(tag: string, now: number): void {
+    this.#remembered.delete(tag);
+    this.#remembered.set(tag, now + (this.opts.rememberMs ?? 600_000));
+    // Map keeps insertion order: the first key is the oldest.
+    if (this.#remembered.size > (this.opts.remember ?? 10_000)) this.#remembered.delete(this.#remembered.keys().next().value!);
+  }
+
+  async #limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#running >= (this.opts.concurrency ?? 2)) {
+      if (this.#waiting.length >= (this.opts.maxWaiting ?? 64)) throw new VerifierBusyError();
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#running++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next(); // hand the slot over
+      else this.#running--;
+    }
+  }
+}
