@@ -12,6 +12,10 @@ const server = http.createServer((req, res) => {
 });
 // Outlast every client's idle pool, so a pooled socket is never closed under a proxy mid-reuse.
 server.keepAliveTimeout = 60_000;
+// Connections accepted so far, on request (SIGUSR2): tells whether a proxy reuses its upstream sockets.
+let connections = 0;
+server.on('connection', () => connections++);
+process.on('SIGUSR2', () => process.stdout.write(JSON.stringify({ event: 'stats', connections }) + '\n'));
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ event: 'listening', port: server.address().port }) + '\n');
 });

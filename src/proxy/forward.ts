@@ -4,19 +4,22 @@
  * - its path join collapses "//" and rewrites "http:/" (B25): replaced by an exact join;
  * - its DELETE/OPTIONS length rewrite forwards a chunked body as a second request (B16): pass removed;
  * - it cancels the upstream only on `aborted`, which no longer fires once the body is read (B17):
- *   the upstream request is destroyed when the client's response closes unfinished;
- * - its timeout surfaces as a reset (B19): our own timer marks it, and it becomes 504;
+ *   the upstream request is destroyed when the client's response closes unfinished, and a client
+ *   gone before forwarding starts is not forwarded at all;
+ * - its timeout surfaces as a reset (B19): our own timer marks it, and it becomes 504 (also for a
+ *   WebSocket handshake the upstream does not answer);
  * - its `proxyReq` hook is skipped with `Expect`; headers are rewritten before `web()` instead (B13);
  * - responses are written here, without hop-by-hop headers (B14), and an error after the response
- *   started destroys the connection instead of appending a 502 to it (B18).
+ *   started destroys the connection instead of appending a 502 to it (B18); a refused WebSocket
+ *   handshake is relayed without hop-by-hop headers, and a failed one gets a 502 JSON answer.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import httpProxy from 'http-proxy';
-import { sendMessage } from '../respond.js';
-import { responseHeaderLines } from './headers.js';
+import { sendMessage, writeRawJson } from '../respond.js';
+import { closeDelimitedHeaders, responseHeaderLines } from './headers.js';
 
 /** Where one request goes. */
 export interface ForwardTarget {
@@ -51,8 +54,10 @@ const require = createRequire(import.meta.url);
 const common = require('http-proxy/lib/http-proxy/common.js') as { urlJoin: (...parts: string[]) => string };
 common.urlJoin = (...parts: string[]) => parts.join('');
 
+/** One forwarded request, from `web()` until the client's response finished or closed. */
 interface Exchange {
   target: ForwardTarget;
+  res: ServerResponse;
   done: (outcome: ForwardOutcome) => void;
   proxyReq?: http.ClientRequest;
   timedOut: boolean;
@@ -62,8 +67,15 @@ interface Exchange {
   upstreamStatus?: number;
 }
 
-const EXCHANGE = Symbol('oauth2-sidecar.exchange');
-type TaggedRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+/** One WebSocket handshake, until the upstream answers it. */
+interface Handshake {
+  timeoutMs: number;
+  timedOut: boolean;
+}
+
+// http-proxy hands its per-call options to the `proxyReq`/`proxyReqWs` listeners: the exchange rides there.
+type ExchangeOptions = httpProxy.ServerOptions & { exchange: Exchange };
+type HandshakeOptions = httpProxy.ServerOptions & { handshake: Handshake };
 
 /** Forwards authorised requests and WebSocket upgrades to upstreams over keep-alive connections. */
 export class Forwarder {
@@ -78,19 +90,24 @@ export class Forwarder {
     // B16: drop the pass that rewrites DELETE/OPTIONS without Content-Length to "Content-Length: 0".
     const passes = (this.#proxy as unknown as { webPasses: { name: string }[] }).webPasses;
     passes.splice(0, passes.length, ...passes.filter((pass) => pass.name !== 'deleteLength'));
-    this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req as TaggedRequest));
-    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req as TaggedRequest, res));
+    this.#proxy.on('proxyReq', (proxyReq, _req, _res, options) => this.#onProxyReq(proxyReq, (options as ExchangeOptions).exchange));
+    this.#proxy.on('proxyReqWs', (proxyReq, _req, _socket, options) =>
+      this.#onProxyReqWs(proxyReq, (options as HandshakeOptions).handshake),
+    );
     // A client reset while the upstream request is open: http-proxy aborts it; nothing to answer.
     this.#proxy.on('econnreset', () => {});
   }
 
   /**
-   * Forwards a request whose headers `prepareUpstreamHeaders` has already rewritten.
+   * Forwards a request whose headers `prepareUpstreamHeaders` has already rewritten (it removes
+   * `Expect`, without which http-proxy would skip the hook that arms the timeout).
    * @param done called once with the outcome, after the client's response finished or closed
    */
   web(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, done: (outcome: ForwardOutcome) => void): void {
-    const exchange: Exchange = { target, done, timedOut: false, upstreamBroke: false, finished: false, bytes: 0 };
-    (req as TaggedRequest)[EXCHANGE] = exchange;
+    const exchange: Exchange = { target, res, done, timedOut: false, upstreamBroke: false, finished: false, bytes: 0 };
+    // B17: the client left while its request was being authorised (a token store may answer
+    // asynchronously): its response closed before we could listen for that, so nothing is forwarded.
+    if (res.destroyed) return this.#finish(exchange, { status: 0, error: 'client_closed', bytes: 0 });
     req.url = target.path;
     // B17: the client went away (or its response ended): tear the upstream exchange down.
     res.once('close', () => {
@@ -100,18 +117,24 @@ export class Forwarder {
         this.#finish(exchange, { status: res.headersSent ? res.statusCode : 0, error, bytes: exchange.bytes });
       }
     });
-    this.#proxy.web(req, res, { target: target.upstream, agent: this.#agents[target.upstream.protocol as 'http:'] }, (err) => {
-      this.#onError(err, exchange, res);
-    });
+    const options: ExchangeOptions = { target: target.upstream, agent: this.#agents[target.upstream.protocol as 'http:'], exchange };
+    this.#proxy.web(req, res, options, (err) => this.#onError(err, exchange));
   }
 
   /**
-   * Forwards a WebSocket handshake (headers already rewritten with `upgrade` kept).
-   * Upstream failures close the client socket.
+   * Forwards a WebSocket handshake (headers already rewritten with `upgrade` kept). An upstream that
+   * fails before answering gets the client a 502, one silent for `timeoutMs` a 504; after that,
+   * failures close the client's connection.
    */
   ws(req: IncomingMessage, socket: Socket, head: Buffer, target: ForwardTarget): void {
     req.url = target.path;
-    this.#proxy.ws(req, socket, head, { target: target.upstream }, () => socket.destroy());
+    const handshake: Handshake = { timeoutMs: target.timeoutMs, timedOut: false };
+    const options: HandshakeOptions = { target: target.upstream, handshake };
+    this.#proxy.ws(req, socket, head, options, () => {
+      if (socket.bytesWritten > 0) socket.destroy();
+      else if (handshake.timedOut) writeRawJson(socket, 504, { message: TIMED_OUT });
+      else writeRawJson(socket, 502, { message: UNAVAILABLE });
+    });
   }
 
   /** Closes idle upstream connections (at shutdown). */
@@ -121,28 +144,26 @@ export class Forwarder {
     this.#proxy.close();
   }
 
-  #onProxyReq(proxyReq: http.ClientRequest, req: TaggedRequest): void {
-    const exchange = req[EXCHANGE];
-    /* c8 ignore next - every web() request is tagged; WebSocket requests do not emit proxyReq */
-    if (!exchange) return;
+  #onProxyReq(proxyReq: http.ClientRequest, exchange: Exchange): void {
     exchange.proxyReq = proxyReq;
-    // B19: no byte from the upstream for timeoutMs -> mark, then abort; #onError answers 504.
-    proxyReq.setTimeout(exchange.target.timeoutMs, () => {
-      exchange.timedOut = true;
-      proxyReq.destroy(new Error('upstream timed out'));
-    });
+    armTimeout(proxyReq, exchange.target.timeoutMs, exchange);
+    proxyReq.once('response', (proxyRes: IncomingMessage) => this.#onProxyRes(proxyRes, exchange));
   }
 
-  #onProxyRes(proxyRes: IncomingMessage, req: TaggedRequest, res: ServerResponse): void {
-    const exchange = req[EXCHANGE];
-    /* c8 ignore next - see #onProxyReq */
-    if (!exchange) return;
+  #onProxyReqWs(proxyReq: http.ClientRequest, handshake: Handshake): void {
+    // The handshake's answer is due within timeoutMs; http-proxy clears the timer on the upgraded
+    // socket, since a WebSocket may rightly stay silent for long.
+    armTimeout(proxyReq, handshake.timeoutMs, handshake);
+    // B14: a refused handshake (no 101) is relayed by http-proxy's own 'response' listener, which
+    // runs after this one: its headers are cleaned first.
+    proxyReq.once('response', (proxyRes: IncomingMessage) => closeDelimitedHeaders(proxyRes.headers));
+  }
+
+  #onProxyRes(proxyRes: IncomingMessage, exchange: Exchange): void {
+    const res = exchange.res;
     exchange.upstreamStatus = proxyRes.statusCode;
-    if (res.destroyed) {
-      proxyRes.destroy();
-      return;
-    }
-    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
+    // statusCode is set on every response a client request receives.
+    res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
     proxyRes.on('data', (chunk: Buffer) => (exchange.bytes += chunk.length));
     // B18: the upstream died mid-body: end the client's connection short of the declared length.
     const broke = (): void => {
@@ -155,7 +176,8 @@ export class Forwarder {
     proxyRes.pipe(res);
   }
 
-  #onError(err: Error, exchange: Exchange, res: ServerResponse): void {
+  #onError(err: Error, exchange: Exchange): void {
+    const res = exchange.res;
     const error = exchange.timedOut ? 'upstream_timeout' : 'upstream_error';
     const detail = (err as NodeJS.ErrnoException).code ?? err.message;
     if (res.headersSent || res.destroyed) {
@@ -165,7 +187,7 @@ export class Forwarder {
       return;
     }
     const status = exchange.timedOut ? 504 : 502;
-    sendMessage(res, status, exchange.timedOut ? 'upstream timed out' : 'upstream unavailable');
+    sendMessage(res, status, exchange.timedOut ? TIMED_OUT : UNAVAILABLE);
     this.#finish(exchange, { status, error, detail, bytes: 0 });
   }
 
@@ -175,3 +197,18 @@ export class Forwarder {
     exchange.done({ ...outcome, upstreamStatus: exchange.upstreamStatus });
   }
 }
+
+/**
+ * B19: no byte from the upstream for `ms` -> mark the exchange as timed out, then abort it; the
+ * error handler sees the mark and answers 504 rather than the 502 a reset would get.
+ */
+function armTimeout(proxyReq: http.ClientRequest, ms: number, state: { timedOut: boolean }): void {
+  proxyReq.setTimeout(ms, () => {
+    state.timedOut = true;
+    proxyReq.destroy(new Error(TIMED_OUT));
+  });
+}
+
+// RFC 9110 §15.6.3 / §15.6.5: the bodies of 502 and 504, without internal addresses or codes.
+const UNAVAILABLE = 'upstream unavailable';
+const TIMED_OUT = 'upstream timed out';

@@ -11,6 +11,10 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trail
 // identity headers only the sidecar may set.
 const NEVER_FORWARDED = ['authorization', 'proxy-authorization', 'expect', 'x-client-id', 'x-access-profile', 'forwarded'];
 const FORWARDED_FOR = 'x-forwarded-for';
+// Fields no Connection option removes from a request: the target (RFC 9110 §7.2) and the framing
+// (RFC 9112 §6). Dropping the framing of a body the sidecar still pipes would let the upstream read
+// that body as a second, unchecked request (B14, B16); Node frames each hop from these values.
+const MESSAGE_FIELDS = new Set(['host', 'content-length', 'transfer-encoding']);
 
 /** Who the token says is calling: sent upstream as X-Client-Id and X-Access-Profile. */
 export interface Identity {
@@ -34,7 +38,7 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
   for (const name of Object.keys(headers)) if (name.startsWith('x-forwarded-')) delete headers[name];
   // Bodies keep their framing: a chunked request is re-chunked by Node, and a bodiless POST says so,
   // instead of the DELETE/OPTIONS "length rewrite" that smuggled the body as a second request (B16).
-  if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !BODILESS.has(req.method ?? '')) {
+  if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !BODILESS.has(req.method!)) {
     headers['content-length'] = '0';
   }
   const peer = peerAddress(req);
@@ -42,7 +46,9 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
   headers['x-access-profile'] = identity.access_profile;
   headers[FORWARDED_FOR] = inboundFor ? `${inboundFor}, ${peer}` : peer;
   headers['x-forwarded-proto'] = inboundProto ?? 'http';
-  headers['x-forwarded-host'] = headers.host ?? '';
+  // Derived from the Host the request was routed by, never the client's claim (B24); an HTTP/1.0
+  // request may have no Host, and then there is nothing to tell.
+  if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
   if (upgrade && upgradeValue) {
     headers.connection = 'upgrade';
     headers.upgrade = upgradeValue;
@@ -53,12 +59,12 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
 const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /**
- * Removes hop-by-hop fields and every field named in Connection (RFC 9110 §7.6.1) from a header
- * object; used both ways. Transfer-Encoding stays: Node re-frames the body on each hop.
+ * Removes hop-by-hop fields and every field named in Connection (RFC 9110 §7.6.1) from request
+ * headers, except Host, Content-Length and Transfer-Encoding: Node re-frames the body on each hop
+ * from them, so they stay whatever Connection names.
  */
 export function removeHopByHop(headers: IncomingHttpHeaders): void {
-  const connection = headers.connection;
-  if (connection) for (const token of connection.split(',')) delete headers[token.trim().toLowerCase()];
+  for (const name of connectionOptions(headers.connection)) if (!MESSAGE_FIELDS.has(name)) delete headers[name];
   for (const name of HOP_BY_HOP) delete headers[name];
 }
 
@@ -68,17 +74,36 @@ export function removeHopByHop(headers: IncomingHttpHeaders): void {
  * Transfer-Encoding (Node frames the body for the client itself).
  */
 export function responseHeaderLines(rawHeaders: string[]): string[] {
-  const drop = new Set([...HOP_BY_HOP, 'transfer-encoding']);
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') {
-      for (const token of rawHeaders[i + 1]!.split(',')) drop.add(token.trim().toLowerCase());
-    }
-  }
+  const connection: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'connection') connection.push(rawHeaders[i + 1]!);
+  const drop = responseDrops(connection);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (!drop.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   return out;
+}
+
+/**
+ * Rewrites, in place, the headers of an upstream's answer to a WebSocket handshake that is not
+ * 101. http-proxy relays that answer on the raw socket from this object, with the body already
+ * decoded and ended by closing the connection: so the same fields as `responseHeaderLines` go,
+ * and `Connection: close` tells the client how the body ends (RFC 9112 §6.3).
+ */
+export function closeDelimitedHeaders(headers: IncomingHttpHeaders): void {
+  for (const name of responseDrops([headers.connection])) delete headers[name];
+  headers.connection = 'close';
+}
+
+// Response fields never relayed: hop-by-hop ones, those the upstream's Connection lines name, and
+// Transfer-Encoding (RFC 9110 §7.6.1).
+function responseDrops(connection: (string | undefined)[]): Set<string> {
+  return new Set([...HOP_BY_HOP, 'transfer-encoding', ...connection.flatMap(connectionOptions)]);
+}
+
+/** The field names a Connection value nominates (RFC 9110 §7.6.1), lower-cased. */
+function connectionOptions(value: string | undefined): string[] {
+  return value ? value.split(',').map((token) => token.trim().toLowerCase()) : [];
 }
 
 /** The TCP peer's address, IPv4-mapped IPv6 shown as plain IPv4 ("::ffff:10.1.2.3" -> "10.1.2.3"). */

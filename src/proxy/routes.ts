@@ -46,11 +46,11 @@ export class RouteTable {
   /**
    * Matches a normalised path on a domain; prefixes match on segment boundaries only.
    * @param path normalised by `normaliseTarget`; `query` is appended to the upstream path verbatim
-   * @returns the route, or undefined when no collection is mounted there (404)
+   * @returns the route, or undefined when no collection is mounted there (404) or the domain is
+   *   not one of this table's (e.g. from the table of a config since replaced)
    */
   match(domain: Domain, path: string, query: string): Route | undefined {
     const entry = this.#domains.get(domain.host);
-    /* c8 ignore next - domainOf() only hands out domains of this table */
     if (!entry) return undefined;
     for (const { prefix, collection, base } of entry.mounts) {
       if (prefix === '/' || path === prefix || (path.startsWith(prefix) && path[prefix.length] === '/')) {

@@ -22,6 +22,17 @@ export const BASIC = {
 } as const;
 
 /**
+ * The fixture's two collections ("orders" and "public"), each forwarding to the same path upstream.
+ * @param timeout_ms the upstream timeout of both (the fixture's default: 2000)
+ */
+export function fixtureCollections(upstream: string, timeout_ms = 2000): Record<string, unknown>[] {
+  return [
+    { name: 'orders', path: '/orders', upstream: `${upstream}/orders`, timeout_ms },
+    { name: 'public', path: '/public', upstream: `${upstream}/public`, timeout_ms },
+  ];
+}
+
+/**
  * Builds a validated config around the fixture.
  * @param upstream base URL of the test upstream, e.g. http://127.0.0.1:40123
  * @param patch raw config keys to override (shallow, before validation)
@@ -33,10 +44,7 @@ export function testConfig(upstream: string, patch: Record<string, unknown> = {}
     realm: 'api',
     domains: [{ host: 'api.example.com' }],
     tokens: { expires_in: 3600, max_active: 10_000 },
-    collections: [
-      { name: 'orders', path: '/orders', upstream: `${upstream}/orders`, timeout_ms: 2000 },
-      { name: 'public', path: '/public', upstream: `${upstream}/public`, timeout_ms: 2000 },
-    ],
+    collections: fixtureCollections(upstream),
     access_profiles: [
       { name: 'a', client_id: 'svc-a', client_secret: SECRET_A, collections: ['orders'] },
       { name: 'b', client_id: 'svc-b', client_secret: SECRET_B, collections: ['public'] },

@@ -4,6 +4,7 @@
 import { Writable } from 'node:stream';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
+import type { TokenStore } from '../../src/oauth/tokens.js';
 import { Sidecar } from '../../src/server.js';
 
 export interface RunningSidecar {
@@ -22,8 +23,11 @@ export function fakeClock(start = 1_000_000): { now: () => number; advance: (ms:
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-/** Starts a sidecar on the given config (its `listen` is ignored: always 127.0.0.1:0). */
-export async function startSidecar(config: Config, opts: { now?: () => number } = {}): Promise<RunningSidecar> {
+/**
+ * Starts a sidecar on the given config (its `listen` is ignored: always 127.0.0.1:0).
+ * @param opts.store a token store other than the default in-memory one
+ */
+export async function startSidecar(config: Config, opts: { now?: () => number; store?: TokenStore } = {}): Promise<RunningSidecar> {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -31,13 +35,15 @@ export async function startSidecar(config: Config, opts: { now?: () => number } 
       cb();
     },
   });
+  const parsed = (): Record<string, unknown>[] => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const log = createLogger({ level: 'debug', destination });
-  const sidecar = new Sidecar({ config: { ...config, listen: { host: '127.0.0.1', port: 0 } }, log, now: opts.now });
+  const sidecar = new Sidecar({ config: { ...config, listen: { host: '127.0.0.1', port: 0 } }, log, now: opts.now, store: opts.store });
   const address = await sidecar.listen();
   return {
     sidecar,
     port: address.port,
-    logs: new Proxy([], { get: (_t, p) => Reflect.get(lines.map((l) => JSON.parse(l) as Record<string, unknown>), p) }),
+    // `has` as well as `get`: Array.prototype.some/filter/forEach skip indices the target lacks.
+    logs: new Proxy([], { get: (_t, p) => Reflect.get(parsed(), p), has: (_t, p) => Reflect.has(parsed(), p) }),
     logText: () => lines.join('\n'),
     close: () => sidecar.close(1000),
   };

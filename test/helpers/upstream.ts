@@ -3,7 +3,7 @@
  * every connection, so tests can assert that a header or token never arrived.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 
 export interface Recorded {
   method: string;
@@ -34,10 +34,11 @@ export function echo(req: IncomingMessage, res: ServerResponse, body: Buffer): v
  * Starts the upstream.
  * @param handler answers each request once its body has been read (default: echo); with
  *   `streaming: true` it is called at once with the body unread
+ * @param opts.upgrade answers upgrade handshakes (recorded like requests); without it Node closes them
  */
 export async function startUpstream(
   handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void = echo,
-  opts: { streaming?: boolean } = {},
+  opts: { streaming?: boolean; upgrade?: (req: IncomingMessage, socket: Socket, head: Buffer) => void } = {},
 ): Promise<Upstream> {
   const requests: Recorded[] = [];
   const chunks: Buffer[] = [];
@@ -56,6 +57,13 @@ export async function startUpstream(
       handler(req, res, all);
     });
   });
+  const upgrade = opts.upgrade;
+  if (upgrade) {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) });
+      upgrade(req, socket, head);
+    });
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('data', (c: Buffer) => chunks.push(c));
@@ -72,7 +80,48 @@ export async function startUpstream(
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        // Upgraded sockets are no longer the HTTP server's to close.
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Starts a TCP "upstream" that speaks whatever `onSocket` writes (broken or non-HTTP answers); it
+ * records raw bytes like `startUpstream`, and `requests` stays empty.
+ */
+export async function startRawUpstream(onSocket: (socket: Socket) => void): Promise<Upstream> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests: [],
+    sockets,
+    raw: () => Buffer.concat(chunks).toString('latin1'),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A local port nothing listens on (bound, then released): an upstream that refuses connections. */
+export async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
