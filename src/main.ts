@@ -1,57 +1,150 @@
 #!/usr/bin/env node
 /**
- * CLI entry: `oauth2-sidecar [--config PATH]` (or CONFIG_FILE; default ./config.yaml). Loads the
- * config, listens, logs the bound address, and on SIGTERM/SIGINT drains and exits 0.
+ * CLI entry (ARCHITECTURE.md §3, §5):
+ *   oauth2-sidecar [--config PATH]      run (config also from CONFIG_FILE; default ./config.yaml)
+ *   oauth2-sidecar check-config PATH    validate only; never binds a port
+ *   oauth2-sidecar hash-secret          read a secret on stdin, print its client_secret_hash
+ * Running: SIGTERM drains (exit 0, or 1 if connections had to be cut), SIGINT stops without the
+ * readiness delay, SIGHUP re-reads the config.
  */
+import type http from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from './config/load.js';
-import { createLogger, flushLogger } from './log.js';
+import { createAdminServer } from './admin/server.js';
+import { ConfigError } from './config/load.js';
+import { ConfigWatcher, readConfig, type LoadedConfig } from './config/watch.js';
+import { createLogger, type Logger } from './log.js';
+import { hashSecret } from './oauth/secret-hash.js';
 import { Sidecar } from './server.js';
 
 const USAGE = `usage: oauth2-sidecar [--config PATH]
+       oauth2-sidecar check-config PATH
+       oauth2-sidecar hash-secret < secret.txt
   --config PATH   config file (default: $CONFIG_FILE, else ./config.yaml)
-  LOG_LEVEL       pino level (default info)`;
+  LOG_LEVEL       pino level; overrides the config's log_level`;
 
 /** The parts of the process main() touches, so tests can run it in-process. */
 export interface MainIo {
   argv: string[];
   env: NodeJS.ProcessEnv;
   stderr: (line: string) => void;
+  stdout?: (text: string) => void;
+  stdin?: AsyncIterable<Buffer | string>;
+  /** where JSON log lines go (default stdout) */
   log?: NodeJS.WritableStream;
+}
+
+/** A running sidecar with its admin listener and config watcher. */
+export interface Running {
+  sidecar: Sidecar;
+  admin: http.Server | undefined;
+  watcher: ConfigWatcher;
+  log: Logger;
+  /**
+   * Drains and stops everything.
+   * @param delay whether to wait `shutdown_delay_ms` first (SIGTERM) or not (SIGINT)
+   * @returns the process exit code: 0 when every request finished, 1 when some were cut
+   */
+  stop(delay: boolean): Promise<number>;
 }
 
 /**
  * Runs the CLI.
- * @returns exit code 2 for usage or config errors (every problem printed as `file:line:col path
- *   message`), or the running sidecar
+ * @returns an exit code (2 for usage or config errors, printed as `file:line:col path message`),
+ *   or the running sidecar
  */
-export async function main(io: MainIo): Promise<number | Sidecar> {
-  const args = io.argv;
+export async function main(io: MainIo): Promise<number | Running> {
+  const [command, ...rest] = io.argv;
+  if (command === 'check-config') return checkConfig(rest, io);
+  if (command === 'hash-secret') return printHash(rest, io);
   let file = io.env.CONFIG_FILE || './config.yaml';
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--config' && args[i + 1] !== undefined) file = args[++i]!;
+  for (let i = 0; i < io.argv.length; i++) {
+    const arg = io.argv[i]!;
+    if (arg === '--config' && io.argv[i + 1] !== undefined) file = io.argv[++i]!;
     else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
-    else {
-      io.stderr(arg === '--help' || arg === '-h' ? USAGE : `unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
-      return 2;
-    }
+    else return usage(io, arg);
   }
-  let config;
+  let loaded: LoadedConfig;
   try {
-    config = loadConfig(file);
+    loaded = await readConfig(file);
   } catch (err) {
-    /* c8 ignore next - loadConfig throws ConfigError only */
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr(err.problems.join('\n'));
+    io.stderr((err as ConfigError).problems.join('\n'));
     return 2;
   }
-  const log = createLogger({ level: io.env.LOG_LEVEL, destination: io.log });
-  const sidecar = new Sidecar({ config, log });
+  return start(file, loaded, io);
+}
+
+async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Running> {
+  const levelOf = (l: LoadedConfig): string => io.env.LOG_LEVEL || l.config.log_level;
+  const log = createLogger({ level: levelOf(loaded), destination: io.log });
+  const sidecar = new Sidecar({ config: loaded.config, log });
   const address = await sidecar.listen();
-  log.info({ event: 'listening', address: address.address, port: address.port, config: file });
-  return sidecar;
+  sidecar.metrics.configLoaded(loaded.hash, Date.now());
+  // The bound address is logged at every level: with port 0 it is the only way to learn it.
+  const always = log.child({}, { level: 'info' });
+  always.info({ event: 'listening', address: address.address, port: address.port, config: file });
+  let admin: http.Server | undefined;
+  const adminListen = loaded.config.admin_listen;
+  if (adminListen) {
+    admin = createAdminServer(sidecar.metrics, sidecar);
+    await new Promise<void>((resolve) => admin!.listen(adminListen.port, adminListen.host, resolve));
+    const bound = admin.address() as { address: string; port: number };
+    always.info({ event: 'admin_listening', address: bound.address, port: bound.port });
+  }
+  const watcher = new ConfigWatcher(file, loaded.hash, {
+    onConfig(next) {
+      sidecar.reload(next.config);
+      log.level = levelOf(next);
+      sidecar.metrics.configReloaded(true);
+      sidecar.metrics.configLoaded(next.hash, Date.now());
+      log.info({ event: 'config_reloaded', hash: next.hash.slice(0, 12) });
+    },
+    onInvalid(problems) {
+      sidecar.metrics.configReloaded(false);
+      log.error({ event: 'config_reload_failed', detail: problems.join('\n') });
+    },
+  });
+  const stop = async (delay: boolean): Promise<number> => {
+    watcher.close();
+    const { shutdown_delay_ms, shutdown_timeout_ms } = sidecar.config;
+    const clean = await sidecar.drain(delay ? shutdown_delay_ms : 0, shutdown_timeout_ms);
+    admin?.closeAllConnections();
+    await new Promise((resolve) => (admin ? admin.close(resolve) : resolve(undefined)));
+    return clean ? 0 : 1;
+  };
+  return { sidecar, admin, watcher, log, stop };
+}
+
+/** `check-config PATH`: exit 0, or 2 with every problem; binds nothing. */
+async function checkConfig(args: string[], io: MainIo): Promise<number> {
+  if (args.length !== 1) return usage(io, args[1] ?? 'check-config');
+  try {
+    await readConfig(args[0]!);
+  } catch (err) {
+    io.stderr((err as ConfigError).problems.join('\n'));
+    return 2;
+  }
+  io.stdout?.(`${args[0]}: ok\n`);
+  return 0;
+}
+
+/** `hash-secret`: the secret on stdin (one trailing newline ignored) -> its `client_secret_hash`. */
+async function printHash(args: string[], io: MainIo): Promise<number> {
+  if (args.length > 0 || !io.stdin) return usage(io, args[0] ?? 'hash-secret');
+  let text = '';
+  for await (const chunk of io.stdin) text += chunk.toString();
+  const secret = text.replace(/\r?\n$/, '');
+  if (!/^[\x20-\x7e]+$/.test(secret)) {
+    io.stderr('hash-secret: the secret must be 1+ printable ASCII characters (RFC 6749 Appendix A)');
+    return 2;
+  }
+  io.stdout?.(`${await hashSecret(secret)}\n`);
+  return 0;
+}
+
+function usage(io: MainIo, arg: string): number {
+  io.stderr(arg === '--help' || arg === '-h' ? USAGE : `unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+  return 2;
 }
 
 /* c8 ignore start - process wiring, exercised by the CLI tests in a child process */
@@ -64,19 +157,28 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  const result = await main({ argv: process.argv.slice(2), env: process.env, stderr: (line) => console.error(line) });
+  const result = await main({
+    argv: process.argv.slice(2),
+    env: process.env,
+    stderr: (line) => console.error(line),
+    stdout: (text) => process.stdout.write(text),
+    stdin: process.stdin,
+  });
   if (typeof result === 'number') {
     process.exitCode = result;
   } else {
-    const stop = (signal: string): void => {
-      result.close().then(
-        () => process.exit(0),
+    let stopping = false;
+    const stop = (delay: boolean): void => {
+      if (stopping) return;
+      stopping = true;
+      result.stop(delay).then(
+        (code) => process.exit(code),
         () => process.exit(1),
       );
-      console.error(`oauth2-sidecar: ${signal}, draining`);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop(true));
+    process.on('SIGINT', () => stop(false));
+    process.on('SIGHUP', () => void result.watcher.check());
   }
 }
 /* c8 ignore stop */

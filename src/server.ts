@@ -6,10 +6,12 @@ import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo, BlockList, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AccessProfile, Config } from './config/schema.js';
+import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
 import { checkBearer, type BearerResult } from './oauth/bearer.js';
 import { buildClientRegistry, type ClientRegistry } from './oauth/client-auth.js';
 import { bearerChallenge } from './oauth/respond.js';
+import { SecretVerifier } from './oauth/secret-hash.js';
 import { handleTokenRequest, TOKEN_PATH } from './oauth/token-endpoint.js';
 import { MemoryTokenStore, type Clock, type TokenStore } from './oauth/tokens.js';
 import { Forwarder, type ForwardOutcome } from './proxy/forward.js';
@@ -24,7 +26,8 @@ interface State {
   routes: RouteTable;
   registry: ClientRegistry;
   profiles: ReadonlyMap<string, AccessProfile>;
-  trusted: BlockList;
+  /** undefined when no proxy is trusted: the common case skips the address check */
+  trusted: BlockList | undefined;
 }
 
 /** Options of a sidecar instance. */
@@ -35,6 +38,8 @@ export interface SidecarOptions {
   now?: Clock;
   /** token store; default an in-memory store of `config.tokens.max_active` */
   store?: TokenStore;
+  /** hashed-secret verifier; default one with 2 concurrent hashes */
+  verifier?: SecretVerifier;
 }
 
 // Clients behind load balancers keep connections idle for 60 s; outlast them so the LB never sends
@@ -43,18 +48,26 @@ export interface SidecarOptions {
 const CLIENT_KEEP_ALIVE_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 20_000;
 
-/** A running sidecar: the data-plane server and its token store. */
+/** A running sidecar: the data-plane server, its token store and metrics. */
 export class Sidecar {
   readonly server: http.Server;
   readonly store: TokenStore;
+  readonly metrics: Metrics;
   readonly #log: Logger;
+  readonly #verifier: SecretVerifier;
   readonly #forwarder = new Forwarder();
+  readonly #upgraded = new Set<Duplex>();
   #state: State;
+  #listening = false;
+  #draining = false;
+  #closing = false;
 
   constructor(opts: SidecarOptions) {
     this.#log = opts.log;
     this.#state = buildState(opts.config);
     this.store = opts.store ?? new MemoryTokenStore({ maxActive: opts.config.tokens.max_active, now: opts.now });
+    this.#verifier = opts.verifier ?? new SecretVerifier();
+    this.metrics = new Metrics(() => this.store.size);
     this.server = http.createServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: CLIENT_KEEP_ALIVE_MS });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#guard(this.#onRequest(req, res, false), res));
     // RFC 9110 §10.1.1: answer from the headers alone, or forward; 100 is sent only once authorised.
@@ -72,6 +85,28 @@ export class Sidecar {
   }
 
   /**
+   * Applies a new, already validated config to new requests at once; requests in flight finish on
+   * the config they started with. Live tokens keep working while their access profile exists, is
+   * enabled and keeps its client_id; their scope narrows to the profile's current collections.
+   * `listen`, `admin_listen` and `tokens.max_active` apply at the next start only.
+   */
+  reload(config: Config): void {
+    const before = this.#state.config;
+    this.#state = buildState(config);
+    for (const key of ['listen', 'admin_listen', 'tokens'] as const) {
+      if (JSON.stringify(before[key]) !== JSON.stringify(config[key])) {
+        this.#log.warn({ event: 'config_needs_restart', detail: `${key} changed: it applies at the next start` });
+      }
+    }
+  }
+
+  /** Readiness (for /readyz): undefined when ready, else the reason. */
+  notReadyBecause(): string | undefined {
+    if (this.#draining) return 'draining';
+    return this.#listening ? undefined : 'not listening';
+  }
+
+  /**
    * Listens on `config.listen` (port 0 = any free port).
    * @returns the bound address
    */
@@ -81,28 +116,55 @@ export class Sidecar {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        this.#listening = true;
         resolve(this.server.address() as AddressInfo);
       });
     });
   }
 
   /**
-   * Stops accepting, lets in-flight requests finish, then resolves.
-   * @param timeoutMs after this long (ms) remaining connections are closed
+   * Graceful drain (Kubernetes pod termination): readiness fails at once; new requests are still
+   * served for `delayMs` while the endpoints controller takes the pod out of its Services; then the
+   * listener closes, in-flight requests finish, and keep-alive connections close after their current
+   * response. Whatever is still open after `timeoutMs` more is closed by force.
+   * @param delayMs ms to keep serving normally (config `shutdown_delay_ms`)
+   * @param timeoutMs ms allowed for in-flight requests (config `shutdown_timeout_ms`)
+   * @returns true if everything finished in time, false if connections had to be cut
    */
-  async close(timeoutMs = 10_000): Promise<void> {
+  async drain(delayMs: number, timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    this.#log.info({ event: 'drain_started', delay_ms: delayMs, timeout_ms: timeoutMs });
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    this.#closing = true;
+    let forced = false;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs).unref();
+    const timer = setTimeout(() => {
+      forced = true;
+      this.server.closeAllConnections();
+      for (const socket of this.#upgraded) socket.destroy();
+    }, timeoutMs);
     await closed;
     clearTimeout(timer);
     this.#forwarder.close();
     this.store.close();
+    this.#log.info({ event: forced ? 'drain_forced' : 'drain_finished' });
     flushLogger(this.#log);
+    return !forced;
+  }
+
+  /**
+   * Stops at once without a readiness delay (tests, SIGINT).
+   * @param timeoutMs after this long (ms) remaining connections are closed
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    await this.drain(0, timeoutMs);
   }
 
   async #onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
     const state = this.#state;
+    // Draining: answer, then close this keep-alive connection so the client reconnects elsewhere.
+    if (this.#closing) res.setHeader('Connection', 'close');
     const counts = countHeaders(req.rawHeaders);
     if (counts.host > 1) return sendMessage(res, 400, 'more than one Host header', { Connection: 'close' });
     const domain = state.routes.domainOf(req.headers.host);
@@ -110,7 +172,14 @@ export class Sidecar {
     const q = url.indexOf('?');
     if (domain && (q === -1 ? url : url.slice(0, q)) === TOKEN_PATH) {
       if (expectContinue) res.writeContinue();
-      const ctx = { config: state.config, registry: state.registry, store: this.store, log: this.#log };
+      const ctx = {
+        config: state.config,
+        registry: state.registry,
+        store: this.store,
+        verifier: this.#verifier,
+        log: this.#log,
+        onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
+      };
       return handleTokenRequest(req, res, { host: domain.host, query: q === -1 ? '' : url.slice(q), authorizationCount: counts.authorization }, ctx);
     }
     const started = performance.now();
@@ -122,11 +191,12 @@ export class Sidecar {
       this.#logDenied(req, decision, started);
       return;
     }
-    prepareUpstreamHeaders(req, decision.identity, isTrusted(req, state.trusted));
+    prepareUpstreamHeaders(req, decision.identity, state.trusted !== undefined && isTrusted(req, state.trusted));
     if (expectContinue) res.writeContinue();
     const { route } = decision;
     const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
-    this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(req, route, decision.identity, outcome, started));
+    const forwardedAt = performance.now();
+    this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(req, route, decision.identity, outcome, started, forwardedAt));
   }
 
   async #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -143,7 +213,9 @@ export class Sidecar {
       this.#logDenied(req, decision, performance.now());
       return;
     }
-    prepareUpstreamHeaders(req, decision.identity, isTrusted(req, state.trusted), true);
+    prepareUpstreamHeaders(req, decision.identity, state.trusted !== undefined && isTrusted(req, state.trusted), true);
+    this.#upgraded.add(socket);
+    socket.once('close', () => this.#upgraded.delete(socket));
     const { route } = decision;
     this.#forwarder.ws(req, socket, head, { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms });
     this.#log.info({ event: 'upgrade_forwarded', host: route.domain.host, collection: route.collection.name, client_id: decision.identity.client_id });
@@ -166,6 +238,8 @@ export class Sidecar {
   }
 
   #logDenied(req: IncomingMessage, decision: Refusal, started: number): void {
+    this.metrics.requestAnswered(decision.route?.collection.name ?? '', decision.status);
+    if (!this.#log.isLevelEnabled('info')) return;
     this.#log.info({
       event: 'access_denied',
       method: req.method,
@@ -178,8 +252,17 @@ export class Sidecar {
     });
   }
 
-  #logForwarded(req: IncomingMessage, route: Route, identity: { client_id: string; access_profile: string }, outcome: ForwardOutcome, started: number): void {
+  #logForwarded(
+    req: IncomingMessage,
+    route: Route,
+    identity: { client_id: string; access_profile: string },
+    outcome: ForwardOutcome,
+    started: number,
+    forwardedAt: number,
+  ): void {
+    this.metrics.requestAnswered(route.collection.name, outcome.status, (performance.now() - forwardedAt) / 1000);
     const level = outcome.error && outcome.error !== 'client_closed' ? 'warn' : 'info';
+    if (!this.#log.isLevelEnabled(level)) return; // the hot path builds no log object it would drop
     this.#log[level]({
       event: outcome.error ?? 'request_forwarded',
       method: req.method,
@@ -225,7 +308,7 @@ function buildState(config: Config): State {
     routes: new RouteTable(config),
     registry: buildClientRegistry(config),
     profiles: new Map(config.access_profiles.map((p) => [p.name, p])),
-    trusted: trustedProxies(config.trusted_proxies),
+    trusted: config.trusted_proxies.length > 0 ? trustedProxies(config.trusted_proxies) : undefined,
   };
 }
 

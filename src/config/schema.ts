@@ -4,6 +4,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { parseSecretHash, secretIssues } from './secrets.js';
 
 /** One validation problem: the key path into the document and a message for ops. */
 export interface ConfigIssue {
@@ -71,18 +72,34 @@ const collection = z.strictObject({
   timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
 });
 
+const secretHash = z.string().transform((text, ctx) => {
+  const parsed = parseSecretHash(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  return parsed as Exclude<typeof parsed, string>;
+});
+
 const accessProfile = z.strictObject({
   name: z.string().min(1),
   client_id: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)'),
-  client_secret: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)'),
+  // Exactly one of the three secret forms; secretIssues() checks that, and fills client_secret from
+  // client_secret_env.
+  client_secret: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)').optional(),
+  client_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  client_secret_hash: secretHash.optional(),
   collections: z.array(z.string()),
   enabled: z.boolean().default(true),
 });
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR block');
 
+const millis = (max: number, fallback: number) => z.number().int().min(0).max(max).default(fallback);
+
 const configSchema = z.strictObject({
   listen: listen.default({ host: '0.0.0.0', port: 8080 }),
+  admin_listen: listen.optional(),
+  shutdown_delay_ms: millis(600_000, 0),
+  shutdown_timeout_ms: millis(600_000, 25_000),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   realm: z
     .string()
     .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, 'must be printable ASCII without " or \\')
@@ -114,16 +131,24 @@ export function parseCidr(s: string): { address: string; family: 'ipv4' | 'ipv6'
 }
 
 /**
- * Validates a parsed config document as a whole (ARCHITECTURE.md §1.4, §3).
+ * Validates a parsed config document as a whole (ARCHITECTURE.md §1.4, §3, §5).
  * @param raw the YAML document as plain data
- * @returns the frozen config, or every problem found (shape problems and cross-references alike)
+ * @param env where `client_secret_env` variables are read (default process.env)
+ * @returns the frozen config, with `client_secret` filled from `client_secret_env`; or every problem
+ *   found (shape problems, cross-references and secrets alike)
  */
-export function validate(raw: unknown): { config: Config; issues?: undefined } | { config?: undefined; issues: ConfigIssue[] } {
+export function validate(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: Config; issues?: undefined } | { config?: undefined; issues: ConfigIssue[] } {
   // reportInput: toIssues tells a missing key ("is required") from a value of the wrong type.
   const parsed = configSchema.safeParse(raw ?? {}, { reportInput: true });
   const issues: ConfigIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues);
-  issues.push(...crossCheck(raw));
+  issues.push(...crossCheck(raw), ...secretIssues(asArray(asRecord(raw).access_profiles), env));
   if (issues.length > 0 || !parsed.success) return { issues };
+  for (const profile of parsed.data.access_profiles) {
+    if (profile.client_secret_env !== undefined) profile.client_secret = env[profile.client_secret_env];
+  }
   return { config: deepFreeze(parsed.data) };
 }
 
@@ -204,7 +229,7 @@ function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !(value instanceof URL) && !Object.isFrozen(value)) {
+  if (value && typeof value === "object" && !(value instanceof URL) && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AccessProfile, Config } from '../config/schema.js';
 import { OAuthError } from './errors.js';
 import { tryDecodeForm, type Params } from './request-body.js';
+import { VerifierBusyError, type SecretVerifier } from './secret-hash.js';
 
 /** Credentials as presented; `ids` and `secrets` hold every reading of them (see parseBasic). */
 export interface PresentedCredentials {
@@ -14,8 +15,8 @@ export interface PresentedCredentials {
   secrets: string[];
 }
 
-/** The access profiles by client_id, with digests of their secrets. */
-export type ClientRegistry = ReadonlyMap<string, { profile: AccessProfile; digest: Buffer }>;
+/** The access profiles by client_id, with digests of their plain secrets (hashed ones carry their hash). */
+export type ClientRegistry = ReadonlyMap<string, { profile: AccessProfile; digest: Buffer | undefined }>;
 
 const digest = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
 // Compared against when the client_id is unknown, so unknown ids cost what wrong secrets cost (B08).
@@ -23,7 +24,12 @@ const DUMMY_DIGEST = digest('no client has this secret');
 
 /** Builds the client registry of a config (once per config load). */
 export function buildClientRegistry(config: Config): ClientRegistry {
-  return new Map(config.access_profiles.map((profile) => [profile.client_id, { profile, digest: digest(profile.client_secret) }]));
+  return new Map(
+    config.access_profiles.map((profile) => {
+      const plain = profile.client_secret;
+      return [profile.client_id, { profile, digest: plain === undefined ? undefined : digest(plain) }];
+    }),
+  );
 }
 
 /**
@@ -92,15 +98,28 @@ function readings(raw: string): string[] {
 
 /**
  * Authenticates the presented credentials against the registry.
+ * @param verifier checks secrets against a profile's `client_secret_hash` (PBKDF2, bounded cost)
  * @returns the access profile of the authenticated client
- * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret and a disabled profile
+ * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret and a disabled
+ *   profile; `temporarily_unavailable` (503) when too many hashed verifications already wait
  */
-export function authenticateClient(presented: PresentedCredentials, registry: ClientRegistry): AccessProfile {
+export async function authenticateClient(presented: PresentedCredentials, registry: ClientRegistry, verifier: SecretVerifier): Promise<AccessProfile> {
   const entry = presented.ids.map((id) => registry.get(id)).find((e) => e !== undefined);
-  const expected = entry?.digest ?? DUMMY_DIGEST;
+  const stored = entry?.profile.client_secret_hash;
   let ok = false;
-  // Every reading is compared, whatever matched earlier, so timing does not tell which one did.
-  for (const secret of presented.secrets) ok = timingSafeEqual(digest(secret), expected) || ok;
+  if (entry && stored) {
+    try {
+      for (const secret of presented.secrets) if (!ok) ok = await verifier.verify(secret, stored);
+    } catch (err) {
+      /* c8 ignore next - verify() throws VerifierBusyError only */
+      if (!(err instanceof VerifierBusyError)) throw err;
+      throw new OAuthError('temporarily_unavailable', 'the server is busy, retry shortly', { detail: err.message });
+    }
+  } else {
+    const expected = entry?.digest ?? DUMMY_DIGEST;
+    // Every reading is compared, whatever matched earlier, so timing does not tell which one did.
+    for (const secret of presented.secrets) ok = timingSafeEqual(digest(secret), expected) || ok;
+  }
   if (!entry || !ok) {
     throw new OAuthError('invalid_client', 'client authentication failed', { detail: entry ? 'wrong client_secret' : 'unknown client_id' });
   }

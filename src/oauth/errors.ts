@@ -13,7 +13,8 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'invalid_token'
   | 'insufficient_scope'
-  | 'server_error';
+  | 'server_error'
+  | 'temporarily_unavailable';
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400, // RFC 6749 §5.2, RFC 6750 §3.1
@@ -25,6 +26,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   invalid_token: 401, // RFC 6750 §3.1
   insufficient_scope: 403, // RFC 6750 §3.1
   server_error: 500,
+  temporarily_unavailable: 503, // RFC 6749 §4.1.2.1's code, used here for an overloaded token endpoint
 };
 
 /** An OAuth error: `code` and `description` go on the wire, `detail` only to the log. */

@@ -1,45 +1,19 @@
 /**
  * Hashed client secrets in Ory Hydra's PBKDF2 form, `$pbkdf2-sha256$i=<iterations>,l=32$<salt>$<hash>`
- * (salt and hash base64, padding optional), so ops keep no plain secret in a ConfigMap.
+ * (salt and hash base64, padding optional; parsed by config/secrets.ts), so ops keep no plain secret
+ * in a ConfigMap.
  * Verification is deliberately slow; to keep the token endpoint from becoming a CPU sink, successful
  * verifications are remembered (by an HMAC under a per-process key, never the secret itself) and at
  * most a few run at once.
  */
 import { createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { SecretHash } from '../config/secrets.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
-/** The fewest PBKDF2 iterations accepted in config (OWASP's 2023 floor for SHA-256 is higher; Hydra's default is 25000). */
-export const MIN_ITERATIONS = 25_000;
 /** Iterations `hashSecret` uses. */
 export const DEFAULT_ITERATIONS = 100_000;
-
-const FORM = /^\$pbkdf2-sha256\$i=(\d+),l=32\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
-
-/** A parsed secret hash. */
-export interface SecretHash {
-  iterations: number;
-  salt: Buffer;
-  hash: Buffer;
-}
-
-/**
- * Parses a `client_secret_hash` value.
- * @returns the parts, or a message saying what is wrong (for the config error)
- */
-export function parseSecretHash(value: string): SecretHash | string {
-  const m = FORM.exec(value);
-  if (!m) return 'must be $pbkdf2-sha256$i=<iterations>,l=32$<salt base64>$<hash base64> (oauth2-sidecar hash-secret)';
-  const iterations = Number(m[1]);
-  const salt = Buffer.from(m[2]!, 'base64');
-  const hash = Buffer.from(m[3]!, 'base64');
-  if (iterations < MIN_ITERATIONS) return `must use at least ${MIN_ITERATIONS} iterations`;
-  if (iterations > 10_000_000) return 'must use at most 10000000 iterations';
-  if (hash.length !== 32) return 'must hold a 32-byte hash (l=32)';
-  if (salt.length < 8) return 'must hold a salt of at least 8 bytes';
-  return { iterations, salt, hash };
-}
 
 /**
  * Hashes a secret for `client_secret_hash` (the `hash-secret` command).
@@ -82,14 +56,14 @@ export class SecretVerifier {
   ) {}
 
   /**
-   * @param stored the parsed `client_secret_hash`; `storedText` its config text (part of the cache key,
-   *   so a changed hash is never served from memory)
+   * @param stored the parsed `client_secret_hash`; its text is part of the memory key, so a changed
+   *   hash is never answered from memory
    * @returns whether the secret matches
    * @throws VerifierBusyError when maxWaiting verifications already wait
    */
-  async verify(secret: string, stored: SecretHash, storedText: string): Promise<boolean> {
+  async verify(secret: string, stored: SecretHash): Promise<boolean> {
     const now = this.opts.now?.() ?? Date.now();
-    const tag = createHmac('sha256', this.#key).update(storedText).update('\0').update(secret).digest('base64');
+    const tag = createHmac('sha256', this.#key).update(stored.text).update('\0').update(secret).digest('base64');
     const until = this.#remembered.get(tag);
     if (until !== undefined && until > now) return true;
     const derived = await this.#limited(() => pbkdf2Async(secret, stored.salt, stored.iterations, 32, 'sha256'));

@@ -10,6 +10,7 @@ import { authenticateClient, presentedCredentials, type ClientRegistry } from '.
 import { OAuthError } from './errors.js';
 import { readTokenRequestBody } from './request-body.js';
 import { sendTokenError } from './respond.js';
+import type { SecretVerifier } from './secret-hash.js';
 import type { TokenStore } from './tokens.js';
 
 /** The path of the token endpoint on every domain (ARCHITECTURE.md §4). */
@@ -20,7 +21,10 @@ export interface TokenEndpointContext {
   config: Config;
   registry: ClientRegistry;
   store: TokenStore;
+  verifier: SecretVerifier;
   log: Logger;
+  /** told of every answered token request: `error` undefined when a token was issued */
+  onAnswered?: (error?: string) => void;
 }
 
 /** The request facts the composition root has already read. */
@@ -58,7 +62,7 @@ export async function handleTokenRequest(
     const params = await readTokenRequestBody(req);
     const presented = presentedCredentials(req.headers.authorization, params);
     clientId = presented.ids[0];
-    const profile = authenticateClient(presented, ctx.registry);
+    const profile = await authenticateClient(presented, ctx.registry, ctx.verifier);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
     if (grantType !== 'client_credentials') {
@@ -71,6 +75,7 @@ export async function handleTokenRequest(
       lifetime: ctx.config.tokens.expires_in,
     });
     sendJson(res, 200, { access_token, token_type: 'bearer', expires_in });
+    ctx.onAnswered?.();
     ctx.log.info({
       event: 'token_issued',
       host: info.host,
@@ -83,7 +88,9 @@ export async function handleTokenRequest(
     const err = caught instanceof OAuthError ? caught : new OAuthError('server_error', 'internal error', { detail: String(caught) });
     // A body we stopped reading (too large, too slow) is not drained: close the connection instead.
     if (err.status === 413 || err.status === 408) res.setHeader('Connection', 'close');
+    if (err.status === 503) res.setHeader('Retry-After', '1');
     sendTokenError(res, err, ctx.config.realm);
+    ctx.onAnswered?.(err.code);
     const level = err.code === 'server_error' ? 'error' : 'info';
     ctx.log[level]({
       event: 'token_denied',

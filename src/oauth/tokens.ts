@@ -4,7 +4,7 @@
  * than by lru-cache's ttl, which keeps an entry alive at exactly its expiry instant (B12).
  * The only file that imports `lru-cache`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 /** What a live token stands for. */
@@ -50,7 +50,7 @@ export type Clock = () => number;
 
 /** @returns the store key of a token: SHA-256, base64url (43 chars) */
 export function tokenKey(access_token: string): string {
-  return createHash('sha256').update(access_token).digest('base64url');
+  return hash('sha256', access_token, 'base64url'); // one-shot: no Hash object per request
 }
 
 /**

@@ -57,11 +57,10 @@ t.test('CONFIG_FILE names the config when --config is absent; the sidecar starts
   const dir = t.testdir({ 'good.yaml': GOOD });
   const { io: cli } = io([], { CONFIG_FILE: join(dir, 'good.yaml') });
   const result = await main(cli);
-  t.ok(result instanceof Sidecar);
-  if (result instanceof Sidecar) {
-    t.equal(result.config.domains[0]!.host, 'localhost');
-    await result.close();
-  }
+  if (typeof result === 'number') throw new Error(`exited ${result}`);
+  t.ok(result.sidecar instanceof Sidecar);
+  t.equal(result.sidecar.config.domains[0]!.host, 'localhost');
+  t.equal(await result.stop(false), 0);
 });
 
 t.test('the built-in process: logs the bound address, exits 0 on SIGTERM', async (t) => {

@@ -118,8 +118,8 @@ t.test('a value of the wrong type -> at the value', async (t) => {
 });
 
 t.test('a missing key -> at the map that lacks it', async (t) => {
-  t.strictSame(problems(t, VALID.replace('    client_secret: "p@ss:w+rd/=%"\n', '')), [
-    'config.yaml:9:5 access_profiles[0].client_secret is required',
+  t.strictSame(problems(t, VALID.replace('    client_id: svc-a\n', '')), [
+    'config.yaml:9:5 access_profiles[0].client_id is required',
   ]);
 });
 

@@ -15,6 +15,7 @@ t.test('RFC 6749 §5.2 / RFC 6750 §3.1: each code has its status', async (t) =>
     invalid_token: 401,
     insufficient_scope: 403,
     server_error: 500,
+    temporarily_unavailable: 503,
   };
   for (const [code, status] of Object.entries(expected)) t.equal(new OAuthError(code as OAuthErrorCode, 'x').status, status, code);
 });

@@ -1,0 +1,61 @@
+/**
+ * Client secrets in config: exactly one of `client_secret` (plain), `client_secret_env` (the name of
+ * an environment variable, e.g. filled from a Kubernetes Secret) and `client_secret_hash` (Ory
+ * Hydra's PBKDF2 form). Parsing lives here; verifying lives in oauth/.
+ */
+import type { ConfigIssue } from './schema.js';
+
+/** The fewest PBKDF2 iterations accepted (Ory Hydra's default). */
+export const MIN_ITERATIONS = 25_000;
+
+/** A parsed `client_secret_hash`; `text` is the config value (it identifies the hash). */
+export interface SecretHash {
+  text: string;
+  iterations: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+const FORM = /^\$pbkdf2-sha256\$i=(\d+),l=32\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
+
+/**
+ * Parses `$pbkdf2-sha256$i=<iterations>,l=32$<salt base64>$<hash base64>` (padding optional).
+ * @returns the parts, or a message saying what is wrong
+ */
+export function parseSecretHash(text: string): SecretHash | string {
+  const m = FORM.exec(text);
+  if (!m) return 'must be $pbkdf2-sha256$i=<iterations>,l=32$<salt base64>$<hash base64> (see oauth2-sidecar hash-secret)';
+  const iterations = Number(m[1]);
+  const salt = Buffer.from(m[2]!, 'base64');
+  const hash = Buffer.from(m[3]!, 'base64');
+  if (iterations < MIN_ITERATIONS || iterations > 10_000_000) return `must use ${MIN_ITERATIONS} to 10000000 iterations`;
+  if (hash.length !== 32) return 'must hold a 32-byte hash (l=32)';
+  if (salt.length < 8) return 'must hold a salt of at least 8 bytes';
+  return { text, iterations, salt, hash };
+}
+
+const FORMS = ['client_secret', 'client_secret_env', 'client_secret_hash'] as const;
+
+/**
+ * Checks that each raw access profile names its secret exactly one way, and that a named variable
+ * is set and not empty.
+ * @param profiles the raw `access_profiles` list
+ * @param env the environment secrets are read from
+ */
+export function secretIssues(profiles: unknown[], env: NodeJS.ProcessEnv): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const [i, p] of profiles.entries()) {
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) continue; // the shape check reports it
+    const profile = p as Record<string, unknown>;
+    const given = FORMS.filter((k) => profile[k] !== undefined);
+    if (given.length === 0) issues.push({ path: ['access_profiles', i], message: 'needs one of client_secret, client_secret_env, client_secret_hash' });
+    if (given.length > 1) issues.push({ path: ['access_profiles', i, given[1]!], message: `only one of ${given.join(', ')} may be given` });
+    const name = profile.client_secret_env;
+    if (typeof name === 'string' && !env[name]) {
+      issues.push({ path: ['access_profiles', i, 'client_secret_env'], message: `environment variable ${name} is not set or empty` });
+    } else if (typeof name === 'string' && !/^[\x20-\x7e]+$/.test(env[name]!)) {
+      issues.push({ path: ['access_profiles', i, 'client_secret_env'], message: `environment variable ${name} must hold printable ASCII only (RFC 6749 Appendix A)` });
+    }
+  }
+  return issues;
+}

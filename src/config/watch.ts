@@ -1,0 +1,111 @@
+/**
+ * Live config reload. Kubernetes updates a mounted ConfigMap by writing a new timestamped directory
+ * and swapping the `..data` symlink to it, which a watch on the file itself never sees: so the
+ * file's directory is watched, SIGHUP (wired by main.ts) asks for a check too, and a slow poll
+ * covers file systems without inotify. A check reloads only when the file's bytes changed.
+ */
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConfigError, parseConfig } from './load.js';
+import type { Config } from './schema.js';
+
+/** A config read from its file, with the SHA-256 (hex) of its bytes. */
+export interface LoadedConfig {
+  config: Config;
+  hash: string;
+}
+
+/** What a watcher reports. */
+export interface WatchHandlers {
+  /** a new valid config, to apply */
+  onConfig(loaded: LoadedConfig): void;
+  /** a changed file that is not a valid config: the last good one keeps serving */
+  onInvalid(problems: string[]): void;
+}
+
+/**
+ * Reads and validates a config file, with its hash.
+ * @throws ConfigError with every problem as `file:line:col path message`
+ */
+export async function readConfig(file: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read: ${(err as NodeJS.ErrnoException).code}`]);
+  }
+  return { config: parseConfig(text, file), hash: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Watches one config file; see the module comment. */
+export class ConfigWatcher {
+  #hash: string;
+  #watcher: FSWatcher | undefined;
+  readonly #poll: NodeJS.Timeout;
+  #debounce: NodeJS.Timeout | undefined;
+  #checking: Promise<void> = Promise.resolve();
+
+  /**
+   * @param file the config file; its directory is watched
+   * @param hash the hash of the config now serving
+   * @param opts.debounceMs wait after a change event before reading (ms, default 100): a swap is
+   *   several events
+   * @param opts.pollMs how often the file is checked anyway (ms, default 10000)
+   */
+  constructor(
+    readonly file: string,
+    hash: string,
+    private readonly handlers: WatchHandlers,
+    opts: { debounceMs?: number; pollMs?: number } = {},
+  ) {
+    this.#hash = hash;
+    const debounceMs = opts.debounceMs ?? 100;
+    try {
+      this.#watcher = watch(dirname(file), () => {
+        clearTimeout(this.#debounce);
+        this.#debounce = setTimeout(() => void this.check(), debounceMs);
+      });
+      /* c8 ignore next 3 - a watcher error (directory removed) leaves the poll to notice changes */
+      this.#watcher.on('error', () => this.#watcher?.close());
+    } catch {
+      /* c8 ignore next - fs.watch unsupported on this file system: the poll alone reloads */
+      this.#watcher = undefined;
+    }
+    this.#poll = setInterval(() => void this.check(), opts.pollMs ?? 10_000).unref();
+  }
+
+  /**
+   * Reads the file now; applies it if its bytes changed and it is valid, reports it if invalid.
+   * Checks never overlap. Resolves when this check is done.
+   */
+  check(): Promise<void> {
+    this.#checking = this.#checking.then(() => this.#check());
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    let loaded: LoadedConfig;
+    try {
+      const text = await readFile(this.file, 'utf8');
+      const hash = createHash('sha256').update(text).digest('hex');
+      if (hash === this.#hash) return;
+      this.#hash = hash; // an invalid version is reported once, not at every poll
+      loaded = { config: parseConfig(text, this.file), hash };
+    } catch (err) {
+      // Mid-swap the file may briefly not exist: a later event or poll reads the new one.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.handlers.onInvalid(err instanceof ConfigError ? err.problems : [`${this.file}: ${String(err)}`]);
+      return;
+    }
+    this.handlers.onConfig(loaded);
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.#watcher?.close();
+    clearInterval(this.#poll);
+    clearTimeout(this.#debounce);
+  }
+}
