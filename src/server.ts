@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { AccessProfile, Config } from './config/schema.js';
 import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
-import { checkBearer, type BearerResult } from './oauth/bearer.js';
+import { checkBearer, queryTokenError, type BearerResult } from './oauth/bearer.js';
 import { buildClientRegistry, type ClientRegistry } from './oauth/client-auth.js';
 import { bearerChallenge } from './oauth/respond.js';
 import { SecretVerifier } from './oauth/secret-hash.js';
@@ -57,6 +57,8 @@ export class Sidecar {
   readonly #verifier: SecretVerifier;
   readonly #forwarder = new Forwarder();
   readonly #upgraded = new Set<Duplex>();
+  /** responses not yet finished or closed: drain() tells their connections to close */
+  readonly #responses = new Set<ServerResponse>();
   #state: State;
   #listening = false;
   #draining = false;
@@ -93,11 +95,13 @@ export class Sidecar {
   reload(config: Config): void {
     const before = this.#state.config;
     this.#state = buildState(config);
-    for (const key of ['listen', 'admin_listen', 'tokens'] as const) {
-      if (JSON.stringify(before[key]) !== JSON.stringify(config[key])) {
-        this.#log.warn({ event: 'config_needs_restart', detail: `${key} changed: it applies at the next start` });
-      }
-    }
+    const changed = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
+    const pending = [
+      changed(before.listen, config.listen) && 'listen',
+      changed(before.admin_listen, config.admin_listen) && 'admin_listen',
+      before.tokens.max_active !== config.tokens.max_active && 'tokens.max_active',
+    ].filter(Boolean);
+    for (const key of pending) this.#log.warn({ event: 'config_needs_restart', detail: `${key} changed: it applies at the next start` });
   }
 
   /** Readiness (for /readyz): undefined when ready, else the reason. */
@@ -125,8 +129,10 @@ export class Sidecar {
   /**
    * Graceful drain (Kubernetes pod termination): readiness fails at once; new requests are still
    * served for `delayMs` while the endpoints controller takes the pod out of its Services; then the
-   * listener closes, in-flight requests finish, and keep-alive connections close after their current
-   * response. Whatever is still open after `timeoutMs` more is closed by force.
+   * listener closes, in-flight requests (uploads and streamed downloads too) finish, and keep-alive
+   * connections close after their current response, which says `Connection: close` unless its
+   * headers had already been sent. Whatever is still open after `timeoutMs` more (a hung request, a
+   * WebSocket) is closed by force.
    * @param delayMs ms to keep serving normally (config `shutdown_delay_ms`)
    * @param timeoutMs ms allowed for in-flight requests (config `shutdown_timeout_ms`)
    * @returns true if everything finished in time, false if connections had to be cut
@@ -135,16 +141,27 @@ export class Sidecar {
     this.#draining = true;
     this.#log.info({ event: 'drain_started', delay_ms: delayMs, timeout_ms: timeoutMs });
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    this.#closing = true;
-    let forced = false;
+    this.#closing = true; // from now on every response says Connection: close (#onRequest)
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.#log.info({ event: 'listener_closed', in_flight: this.#responses.size, upgraded: this.#upgraded.size });
+    // Node keeps a keep-alive connection open after the response of a request that was already
+    // running: announce the close on responses not yet started; close the others once they finish.
+    for (const res of this.#responses) {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+      else res.once('finish', () => this.server.closeIdleConnections());
+    }
     this.server.closeIdleConnections();
-    const timer = setTimeout(() => {
-      forced = true;
-      this.server.closeAllConnections();
-      for (const socket of this.#upgraded) socket.destroy();
-    }, timeoutMs);
-    await closed;
+    let forced = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        forced = true;
+        this.server.closeAllConnections();
+        for (const socket of this.#upgraded) socket.destroy();
+        resolve();
+      }, timeoutMs);
+    });
+    await Promise.race([closed, deadline]);
     clearTimeout(timer);
     this.#forwarder.close();
     this.store.close();
@@ -165,6 +182,7 @@ export class Sidecar {
     const state = this.#state;
     // Draining: answer, then close this keep-alive connection so the client reconnects elsewhere.
     if (this.#closing) res.setHeader('Connection', 'close');
+    else this.#track(res);
     const counts = countHeaders(req.rawHeaders);
     if (counts.host > 1) return sendMessage(res, 400, 'more than one Host header', { Connection: 'close' });
     const domain = state.routes.domainOf(req.headers.host);
@@ -199,11 +217,27 @@ export class Sidecar {
     this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(req, route, decision.identity, outcome, started, forwardedAt));
   }
 
+  /** Tracks a response until it is done, for drain(). */
+  #track(res: ServerResponse): void {
+    this.#responses.add(res);
+    res.once('close', () => this.#responses.delete(res));
+  }
+
   async #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
-      writeRawJson(socket, 400, { message: 'only WebSocket upgrades are supported' });
-      return;
+      // RFC 9110 §7.8: a server may ignore Upgrade (h2c from `curl --http2`) and answer in HTTP/1.1.
+      // Node has detached its parser from this socket, so only a request without a body can still
+      // be answered here; the connection closes after the answer.
+      if (hasBody(req) || head.length > 0) {
+        writeRawJson(socket, 400, { message: 'only WebSocket upgrades are supported' });
+        return;
+      }
+      const res = new ServerResponse(req);
+      res.assignSocket(socket);
+      res.shouldKeepAlive = false;
+      res.once('finish', () => socket.end());
+      return this.#onRequest(req, res, false);
     }
     const state = this.#state;
     const counts = countHeaders(req.rawHeaders);
@@ -229,6 +263,10 @@ export class Sidecar {
     if (target.error !== undefined) return refusal(400, target.error);
     const route = state.routes.match(domain, target.path, target.query);
     if (!route) return refusal(404, 'no API collection at this path');
+    const queryError = queryTokenError(target.query);
+    if (queryError) {
+      return { ok: false, ...bearerChallenge(state.config.realm, queryError), route, error: queryError.code };
+    }
     const result: BearerResult = await checkBearer(req.headers.authorization, authorizationCount, route.collection.name, this.store, state.profiles);
     if (!result.ok) {
       const answer = bearerChallenge(state.config.realm, result.error, result.scope);

@@ -20,6 +20,8 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #upstreamChildren = new Map<string, { observe(v: number): void }>();
   readonly #issued = new Counter({ name: 'oauth2_sidecar_tokens_issued_total', help: 'Access tokens issued.', registers: [this.registry] });
   readonly #denied = new Counter({
     name: 'oauth2_sidecar_tokens_denied_total',
@@ -67,8 +69,16 @@ export class Metrics {
    * @param upstreamSeconds time spent on the upstream exchange, seconds, if it was forwarded
    */
   requestAnswered(collection: string, status: number, upstreamSeconds?: number): void {
-    this.#requests.inc({ collection, status_class: status === 0 ? 'none' : `${Math.floor(status / 100)}xx` });
-    if (upstreamSeconds !== undefined) this.#upstream.observe({ collection }, upstreamSeconds);
+    const statusClass = status === 0 ? 'none' : `${Math.floor(status / 100)}xx`;
+    // Labelled children are looked up once per (collection, class), not hashed on every request.
+    const key = `${collection}\0${statusClass}`;
+    let counter = this.#requestChildren.get(key);
+    if (!counter) this.#requestChildren.set(key, (counter = this.#requests.labels(collection, statusClass)));
+    counter.inc();
+    if (upstreamSeconds === undefined) return;
+    let histogram = this.#upstreamChildren.get(collection);
+    if (!histogram) this.#upstreamChildren.set(collection, (histogram = this.#upstream.labels(collection)));
+    histogram.observe(upstreamSeconds);
   }
 
   /** Counts a token request: issued when `error` is undefined, else denied with that RFC code. */

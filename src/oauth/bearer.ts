@@ -52,3 +52,18 @@ export async function checkBearer(
   }
   return { ok: true, record, profile };
 }
+
+/**
+ * RFC 6750 §2: a client must not send the token by more than one method, and this sidecar accepts
+ * only the header (§2.1). A request carrying `access_token` in its query is refused, since the query
+ * is forwarded untouched and would hand the token to the upstream (B13).
+ * @param query the request's query, "" or starting with "?"
+ * @returns the error to answer, or undefined
+ */
+export function queryTokenError(query: string): OAuthError | undefined {
+  if (query === '' || !query.includes('token')) return undefined; // the hot path: no parse
+  for (const name of new URLSearchParams(query).keys()) {
+    if (name === 'access_token') return new OAuthError('invalid_request', 'send the access token in the Authorization header only');
+  }
+  return undefined;
+}

@@ -30,43 +30,41 @@ export interface Identity {
  */
 export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity, trusted: boolean, upgrade = false): void {
   const headers = req.headers;
-  const upgradeValue = headers.upgrade;
-  const inboundFor = trusted ? forwardedFor(req) : undefined;
-  const inboundProto = trusted ? firstValue(headers['x-forwarded-proto'] as string | undefined) : undefined;
-  removeHopByHop(headers);
-  for (const name of NEVER_FORWARDED) delete headers[name];
-  for (const name of Object.keys(headers)) if (name.startsWith('x-forwarded-')) delete headers[name];
+  const named = connectionOptions(headers.connection);
+  // One pass into a fresh object: cheaper than deleting from Node's, which `delete` would turn
+  // into a slow dictionary for http-proxy's copy and Node's header writer.
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    if (DROPPED.has(name) || name.startsWith('x-forwarded-')) continue;
+    if (named.length > 0 && named.includes(name) && !MESSAGE_FIELDS.has(name)) continue;
+    out[name] = headers[name];
+  }
   // Bodies keep their framing: a chunked request is re-chunked by Node, and a bodiless POST says so,
   // instead of the DELETE/OPTIONS "length rewrite" that smuggled the body as a second request (B16).
-  if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !BODILESS.has(req.method!)) {
-    headers['content-length'] = '0';
+  if (out['transfer-encoding'] === undefined && out['content-length'] === undefined && !BODILESS.has(req.method!)) {
+    out['content-length'] = '0';
   }
   const peer = peerAddress(req);
-  headers['x-client-id'] = identity.client_id;
-  headers['x-access-profile'] = identity.access_profile;
-  headers[FORWARDED_FOR] = inboundFor ? `${inboundFor}, ${peer}` : peer;
-  headers['x-forwarded-proto'] = inboundProto ?? 'http';
+  const inboundFor = trusted ? forwardedFor(req) : undefined;
+  out['x-client-id'] = identity.client_id;
+  out['x-access-profile'] = identity.access_profile;
+  out[FORWARDED_FOR] = inboundFor ? `${inboundFor}, ${peer}` : peer;
+  out['x-forwarded-proto'] = (trusted && firstValue(headers['x-forwarded-proto'] as string | undefined)) || 'http';
   // Derived from the Host the request was routed by, never the client's claim (B24); an HTTP/1.0
   // request may have no Host, and then there is nothing to tell.
-  if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
-  if (upgrade && upgradeValue) {
-    headers.connection = 'upgrade';
-    headers.upgrade = upgradeValue;
+  if (headers.host !== undefined) out['x-forwarded-host'] = headers.host;
+  if (upgrade && headers.upgrade) {
+    out.connection = 'upgrade';
+    out.upgrade = headers.upgrade;
   }
+  req.headers = out;
 }
+
+// Never forwarded: hop-by-hop fields and the credentials and identity headers above.
+const DROPPED = new Set([...HOP_BY_HOP, ...NEVER_FORWARDED]);
 
 // Methods whose bodiless requests Node sends without framing; any other gets Content-Length: 0.
 const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
-
-/**
- * Removes hop-by-hop fields and every field named in Connection (RFC 9110 §7.6.1) from request
- * headers, except Host, Content-Length and Transfer-Encoding: Node re-frames the body on each hop
- * from them, so they stay whatever Connection names.
- */
-export function removeHopByHop(headers: IncomingHttpHeaders): void {
-  for (const name of connectionOptions(headers.connection)) if (!MESSAGE_FIELDS.has(name)) delete headers[name];
-  for (const name of HOP_BY_HOP) delete headers[name];
-}
 
 /**
  * Response header lines from an upstream, as a flat [name, value, ...] list in their order (so
@@ -76,7 +74,7 @@ export function removeHopByHop(headers: IncomingHttpHeaders): void {
 export function responseHeaderLines(rawHeaders: string[]): string[] {
   const connection: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'connection') connection.push(rawHeaders[i + 1]!);
-  const drop = responseDrops(connection);
+  const drop = connection.length === 0 ? RESPONSE_DROPS : responseDrops(connection);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (!drop.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
@@ -100,6 +98,7 @@ export function closeDelimitedHeaders(headers: IncomingHttpHeaders): void {
 function responseDrops(connection: (string | undefined)[]): Set<string> {
   return new Set([...HOP_BY_HOP, 'transfer-encoding', ...connection.flatMap(connectionOptions)]);
 }
+const RESPONSE_DROPS = responseDrops([]);
 
 /** The field names a Connection value nominates (RFC 9110 §7.6.1), lower-cased. */
 function connectionOptions(value: string | undefined): string[] {

@@ -136,3 +136,16 @@ t.test('B13 RFC 9112 §9.3.2: two pipelined requests on one connection both lose
   t.same(leaks(upstream.raw(), [tokenA]), [], 'no credential reached the upstream');
   conn.socket.destroy();
 });
+
+t.test('B13 RFC 6750 §2: a token also sent as ?access_token= is refused with 400, so the query cannot carry it upstream', async (t) => {
+  const { sc, upstream, tokenB } = await startStack(t);
+  for (const query of [`?access_token=${tokenB}`, `?a=1&access_token=${tokenB}`, `?access%5Ftoken=${tokenB}`]) {
+    const answer = await request(sc.port, 'GET', `/public/x${query}`, { authorization: `Bearer ${tokenB}` });
+    t.equal(answer.status, 400, query);
+    t.equal(answer.headers['www-authenticate'], 'Bearer realm="api", error="invalid_request", error_description="send the access token in the Authorization header only"');
+  }
+  const plain = await request(sc.port, 'GET', '/public/x?tokens=2', { authorization: `Bearer ${tokenB}` });
+  t.equal(plain.status, 200, 'a parameter merely containing "token" is fine');
+  t.equal(upstream.requests.length, 1);
+  t.same(leaks(upstream.raw(), [tokenB]), []);
+});

@@ -91,16 +91,38 @@ t.test('RFC 9110 §9.3.6: CONNECT is refused with a JSON 405', async (t) => {
   t.same(JSON.parse(answer.body), { message: 'CONNECT is not supported' });
 });
 
-t.test('RFC 9110 §7.8: an upgrade other than WebSocket (h2c) is refused with 400, nothing forwarded', async (t) => {
+t.test('RFC 9110 §7.8: an h2c upgrade without a body is ignored and answered in HTTP/1.1, then the connection closes', async (t) => {
   const before = upstream.requests.length;
   const token = await getToken(sc.port, BASIC.b);
   const answer = await raw(
     sc.port,
     `GET /public/x HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`,
   );
+  t.equal(answer.status, 200);
+  t.equal(answer.headers.connection, 'close');
+  t.equal(JSON.parse(answer.body).url, '/public/x');
+  t.equal(upstream.requests.length, before + 1);
+  const forwarded = upstream.requests.at(-1)!.headers;
+  t.equal(forwarded.upgrade, undefined);
+  t.equal(forwarded['http2-settings'], undefined);
+  t.equal(forwarded.authorization, undefined);
+});
+
+t.test('RFC 9110 §7.8: an h2c upgrade with a body cannot be answered on the detached socket: 400, nothing forwarded', async (t) => {
+  const before = upstream.requests.length;
+  const answer = await raw(
+    sc.port,
+    'POST /public/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\nhi',
+  );
   t.equal(answer.status, 400);
   t.same(JSON.parse(answer.body), { message: 'only WebSocket upgrades are supported' });
   t.equal(upstream.requests.length, before);
+});
+
+t.test('RFC 6750 §3.1: an h2c upgrade without a token is answered 401 like any request', async (t) => {
+  const answer = await raw(sc.port, 'GET /public/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  t.equal(answer.status, 401);
+  t.equal(answer.headers['www-authenticate'], 'Bearer realm="api"');
 });
 
 t.test('a failing token store is a 500 JSON without internals, logged as internal_error', async (t) => {

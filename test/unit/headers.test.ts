@@ -10,7 +10,6 @@ import {
   isTrusted,
   peerAddress,
   prepareUpstreamHeaders,
-  removeHopByHop,
   responseHeaderLines,
   trustedProxies,
 } from '../../src/proxy/headers.js';
@@ -47,35 +46,31 @@ function prepared(head: string, trusted = false, upgrade = false): Promise<http.
 }
 
 t.test('RFC 9110 §7.6.1: hop-by-hop fields are removed', async (t) => {
-  const headers = {
-    connection: 'keep-alive',
-    'keep-alive': 'timeout=5',
-    'proxy-connection': 'keep-alive',
-    te: 'trailers',
-    trailer: 'x',
-    upgrade: 'h2c',
-    'http2-settings': 'AAA',
-    'x-end': 'keep',
-  };
-  removeHopByHop(headers);
-  t.same(headers, { 'x-end': 'keep' });
+  const headers = await prepared(
+    'GET /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: x\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\nX-End: keep',
+  );
+  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings']) {
+    t.equal(headers[name], undefined, name);
+  }
+  t.equal(headers['x-end'], 'keep');
 });
 
 t.test('RFC 9110 §7.6.1: fields named in Connection are removed, names case-insensitive', async (t) => {
-  const headers = { connection: ' X-Hop ,x-other,,', 'x-hop': '1', 'x-other': '2', 'x-end': 'keep' };
-  removeHopByHop(headers);
-  t.same(headers, { 'x-end': 'keep' });
+  const headers = await prepared('GET /x HTTP/1.1\r\nHost: h\r\nConnection:  X-Hop ,x-other,,\r\nX-Hop: 1\r\nX-Other: 2\r\nX-End: keep');
+  t.equal(headers['x-hop'], undefined);
+  t.equal(headers['x-other'], undefined);
+  t.equal(headers['x-end'], 'keep');
 });
 
-t.test('B14/B16: Connection cannot remove Host, Content-Length or Transfer-Encoding', async (t) => {
-  const headers = {
-    connection: 'host, content-length, transfer-encoding',
-    host: 'api.example.com',
-    'content-length': '5',
-    'transfer-encoding': 'chunked',
-  };
-  removeHopByHop(headers);
-  t.same(headers, { host: 'api.example.com', 'content-length': '5', 'transfer-encoding': 'chunked' });
+t.test('B14/B16: Connection cannot remove Host or Content-Length', async (t) => {
+  const headers = await prepared('POST /x HTTP/1.1\r\nHost: api.example.com\r\nConnection: host, content-length\r\nContent-Length: 0');
+  t.equal(headers.host, 'api.example.com');
+  t.equal(headers['content-length'], '0');
+});
+
+t.test('B14/B16: Connection cannot remove Transfer-Encoding', async (t) => {
+  const headers = await prepared('POST /x HTTP/1.1\r\nHost: api.example.com\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n0');
+  t.equal(headers['transfer-encoding'], 'chunked');
 });
 
 t.test('RFC 6750 §5.3, RFC 9110 §11.7.2: credentials and Expect are not forwarded', async (t) => {
