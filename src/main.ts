@@ -66,7 +66,7 @@ export async function main(io: MainIo): Promise<number | Running> {
   }
   let loaded: LoadedConfig;
   try {
-    loaded = await readConfig(file);
+    loaded = await readConfig(file, io.env);
   } catch (err) {
     io.stderr((err as ConfigError).problems.join('\n'));
     return 2;
@@ -74,7 +74,7 @@ export async function main(io: MainIo): Promise<number | Running> {
   return start(file, loaded, io);
 }
 
-async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Running> {
+async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Running | number> {
   const levelOf = (l: LoadedConfig): string => io.env.LOG_LEVEL || l.config.log_level;
   const log = createLogger({ level: levelOf(loaded), destination: io.log });
   const sidecar = new Sidecar({ config: loaded.config, log });
@@ -87,7 +87,13 @@ async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Ru
   const adminListen = loaded.config.admin_listen;
   if (adminListen) {
     admin = createAdminServer(sidecar.metrics, sidecar);
-    await new Promise<void>((resolve) => admin!.listen(adminListen.port, adminListen.host, resolve));
+    const failed = await listenOn(admin, adminListen.port, adminListen.host);
+    if (failed) {
+      // A port in use is no reason to crash with a stack trace: say which listener, stop cleanly.
+      io.stderr(`admin_listen ${adminListen.host}:${adminListen.port}: cannot listen: ${failed.code}`);
+      await sidecar.close(0);
+      return 1;
+    }
     const bound = admin.address() as { address: string; port: number };
     always.info({ event: 'admin_listening', address: bound.address, port: bound.port });
   }
@@ -115,11 +121,22 @@ async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Ru
   return { sidecar, admin, watcher, log, stop };
 }
 
+/** Listens; resolves with the error instead of throwing it (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
+function listenOn(server: http.Server, port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    server.once('error', resolve);
+    server.listen(port, host, () => {
+      server.off('error', resolve);
+      resolve(undefined);
+    });
+  });
+}
+
 /** `check-config PATH`: exit 0, or 2 with every problem; binds nothing. */
 async function checkConfig(args: string[], io: MainIo): Promise<number> {
   if (args.length !== 1) return usage(io, args[1] ?? 'check-config');
   try {
-    await readConfig(args[0]!);
+    await readConfig(args[0]!, io.env);
   } catch (err) {
     io.stderr((err as ConfigError).problems.join('\n'));
     return 2;
@@ -147,15 +164,20 @@ function usage(io: MainIo, arg: string): number {
   return 2;
 }
 
-/* c8 ignore start - process wiring, exercised by the CLI tests in a child process */
+/**
+ * Whether this module is the program node was started with (not imported by a test or a tool);
+ * realpath, because `npx oauth2-sidecar` starts it through a symlink in node_modules/.bin.
+ */
 function isEntryPoint(): boolean {
   try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+    return realpathSync(process.argv[1]!) === fileURLToPath(import.meta.url);
   } catch {
-    return false;
+    return false; // no argv[1], or one naming no file: `node -e '…' [ARGS]`
   }
 }
 
+// Process wiring, tested in child processes (test/integration/cli.test.ts, drain.test.ts,
+// process-wiring.test.ts).
 if (isEntryPoint()) {
   const result = await main({
     argv: process.argv.slice(2),
@@ -168,17 +190,15 @@ if (isEntryPoint()) {
     process.exitCode = result;
   } else {
     let stopping = false;
+    // One shutdown per process: a signal during a drain is ignored. If stop() ever rejected, the
+    // unhandled rejection would end the process with exit code 1, which is what we want.
     const stop = (delay: boolean): void => {
       if (stopping) return;
       stopping = true;
-      result.stop(delay).then(
-        (code) => process.exit(code),
-        () => process.exit(1),
-      );
+      void result.stop(delay).then((code) => process.exit(code));
     };
     process.on('SIGTERM', () => stop(true));
     process.on('SIGINT', () => stop(false));
     process.on('SIGHUP', () => void result.watcher.check());
   }
 }
-/* c8 ignore stop */

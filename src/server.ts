@@ -95,6 +95,14 @@ export class Sidecar {
   reload(config: Config): void {
     const before = this.#state.config;
     this.#state = buildState(config);
+    // Tokens of a profile that is gone, disabled or now another client are revoked, not just
+    // refused: enabling the profile again must not bring them back.
+    for (const old of before.access_profiles) {
+      const now = this.#state.profiles.get(old.name);
+      if (!now || !now.enabled || now.client_id !== old.client_id) {
+        this.store.revokeProfile(old.name).catch((err: unknown) => this.#log.error({ event: 'revoke_failed', access_profile: old.name, detail: String(err) }));
+      }
+    }
     const changed = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
     const pending = [
       changed(before.listen, config.listen) && 'listen',

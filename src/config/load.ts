@@ -35,9 +35,10 @@ export function loadConfig(file: string): Config {
  * Parses and validates config text; see {@link loadConfig}.
  * @param text YAML source
  * @param file name used in problem lines
+ * @param env where `client_secret_env` variables are read (default process.env)
  * @throws ConfigError listing every problem
  */
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const lineCounter = new LineCounter();
   // logLevel error: yaml's warnings (e.g. a map used as a key) would go to the process, not to ops.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
@@ -48,7 +49,7 @@ export function parseConfig(text: string, file: string): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${at(e.pos[0])} ${e.message.split('\n')[0]}`));
   }
-  const result = validate(toData(doc, at));
+  const result = validate(toData(doc, at), env);
   if (result.issues) {
     const located = result.issues.map((issue) => ({ offset: offsetOf(doc.contents as Node | null, issue), issue }));
     located.sort((a, b) => a.offset - b.offset);

@@ -48,14 +48,31 @@ export function secretIssues(profiles: unknown[], env: NodeJS.ProcessEnv): Confi
     if (p === null || typeof p !== 'object' || Array.isArray(p)) continue; // the shape check reports it
     const profile = p as Record<string, unknown>;
     const given = FORMS.filter((k) => profile[k] !== undefined);
-    if (given.length === 0) issues.push({ path: ['access_profiles', i], message: 'needs one of client_secret, client_secret_env, client_secret_hash' });
+    if (given.length === 0)
+      issues.push({ path: ['access_profiles', i], message: 'needs one of client_secret, client_secret_env, client_secret_hash' });
     if (given.length > 1) issues.push({ path: ['access_profiles', i, given[1]!], message: `only one of ${given.join(', ')} may be given` });
     const name = profile.client_secret_env;
-    if (typeof name === 'string' && !env[name]) {
+    if (typeof name !== 'string') continue; // absent, or the shape check reports it
+    const value = envValue(env, name);
+    if (!value) {
       issues.push({ path: ['access_profiles', i, 'client_secret_env'], message: `environment variable ${name} is not set or empty` });
-    } else if (typeof name === 'string' && !/^[\x20-\x7e]+$/.test(env[name]!)) {
-      issues.push({ path: ['access_profiles', i, 'client_secret_env'], message: `environment variable ${name} must hold printable ASCII only (RFC 6749 Appendix A)` });
+    } else if (!/^[\x20-\x7e]+$/.test(value)) {
+      issues.push({
+        path: ['access_profiles', i, 'client_secret_env'],
+        message: `environment variable ${name} must hold printable ASCII only (RFC 6749 Appendix A)`,
+      });
     }
   }
   return issues;
+}
+
+/**
+ * The value of an environment variable, read only from the object's own string properties: names
+ * such as `toString` or `__proto__` would otherwise find Object.prototype's members, which are
+ * truthy and stringify to printable text.
+ * @returns the value, or undefined when the variable is not set
+ */
+export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = Object.hasOwn(env, name) ? env[name] : undefined;
+  return typeof value === 'string' ? value : undefined;
 }

@@ -29,23 +29,26 @@ export interface WatchHandlers {
  * Reads and validates a config file, with its hash.
  * @throws ConfigError with every problem as `file:line:col path message`
  */
-export async function readConfig(file: string): Promise<LoadedConfig> {
+export async function readConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new ConfigError([`${file}: cannot read: ${(err as NodeJS.ErrnoException).code}`]);
   }
-  return { config: parseConfig(text, file), hash: createHash('sha256').update(text).digest('hex') };
+  return { config: parseConfig(text, file, env), hash: hashOf(text) };
 }
 
 /** Watches one config file; see the module comment. */
 export class ConfigWatcher {
   #hash: string;
+  /** the problem last reported for an unreadable file, so a poll does not report it again */
+  #unreadable: string | undefined;
   #watcher: FSWatcher | undefined;
   readonly #poll: NodeJS.Timeout;
   #debounce: NodeJS.Timeout | undefined;
   #checking: Promise<void> = Promise.resolve();
+  #closed = false;
 
   /**
    * @param file the config file; its directory is watched
@@ -67,45 +70,69 @@ export class ConfigWatcher {
         clearTimeout(this.#debounce);
         this.#debounce = setTimeout(() => void this.check(), debounceMs);
       });
-      /* c8 ignore next 3 - a watcher error (directory removed) leaves the poll to notice changes */
+      /* c8 ignore next - libuv reports inotify failures (queue overflow) here; the poll takes over */
       this.#watcher.on('error', () => this.#watcher?.close());
     } catch {
-      /* c8 ignore next - fs.watch unsupported on this file system: the poll alone reloads */
+      // The directory cannot be watched (gone, not permitted, no inotify): the poll alone reloads.
       this.#watcher = undefined;
     }
     this.#poll = setInterval(() => void this.check(), opts.pollMs ?? 10_000).unref();
   }
 
+  /** Whether the file's directory is watched (false: only SIGHUP and the poll notice changes). */
+  get watching(): boolean {
+    return this.#watcher !== undefined;
+  }
+
   /**
    * Reads the file now; applies it if its bytes changed and it is valid, reports it if invalid.
-   * Checks never overlap. Resolves when this check is done.
+   * Checks never overlap, and an `onConfig` that throws is reported through `onInvalid` rather than
+   * stopping later checks. Resolves when this check is done; after close() it does nothing.
    */
   check(): Promise<void> {
-    this.#checking = this.#checking.then(() => this.#check());
+    this.#checking = this.#checking.then(() => this.#check()).catch((err: unknown) => this.#report(problemsOf(err, this.file)));
     return this.#checking;
   }
 
   async #check(): Promise<void> {
-    let loaded: LoadedConfig;
+    let text: string;
     try {
-      const text = await readFile(this.file, 'utf8');
-      const hash = createHash('sha256').update(text).digest('hex');
-      if (hash === this.#hash) return;
-      this.#hash = hash; // an invalid version is reported once, not at every poll
-      loaded = { config: parseConfig(text, this.file), hash };
+      text = await readFile(this.file, 'utf8');
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
       // Mid-swap the file may briefly not exist: a later event or poll reads the new one.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.handlers.onInvalid(err instanceof ConfigError ? err.problems : [`${this.file}: ${String(err)}`]);
+      if (code === 'ENOENT') return;
+      const problem = `${this.file}: cannot read: ${code}`;
+      // An unreadable file is reported once, not at every poll, like an invalid one.
+      if (problem !== this.#unreadable) this.#report([problem]);
+      this.#unreadable = problem;
       return;
     }
-    this.handlers.onConfig(loaded);
+    this.#unreadable = undefined;
+    const hash = hashOf(text);
+    if (hash === this.#hash) return;
+    this.#hash = hash; // an invalid version is reported once, not at every poll
+    const config = parseConfig(text, this.file);
+    if (!this.#closed) this.handlers.onConfig({ config, hash });
   }
 
-  /** Stops watching. */
+  #report(problems: string[]): void {
+    if (!this.#closed) this.handlers.onInvalid(problems);
+  }
+
+  /** Stops watching; a check in progress applies nothing. */
   close(): void {
+    this.#closed = true;
     this.#watcher?.close();
     clearInterval(this.#poll);
     clearTimeout(this.#debounce);
   }
+}
+
+function problemsOf(err: unknown, file: string): string[] {
+  return err instanceof ConfigError ? err.problems : [`${file}: ${String(err)}`];
+}
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

@@ -103,7 +103,11 @@ function readings(raw: string): string[] {
  * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret and a disabled
  *   profile; `temporarily_unavailable` (503) when too many hashed verifications already wait
  */
-export async function authenticateClient(presented: PresentedCredentials, registry: ClientRegistry, verifier: SecretVerifier): Promise<AccessProfile> {
+export async function authenticateClient(
+  presented: PresentedCredentials,
+  registry: ClientRegistry,
+  verifier: SecretVerifier,
+): Promise<AccessProfile> {
   const entry = presented.ids.map((id) => registry.get(id)).find((e) => e !== undefined);
   const stored = entry?.profile.client_secret_hash;
   let ok = false;
@@ -111,8 +115,7 @@ export async function authenticateClient(presented: PresentedCredentials, regist
     try {
       for (const secret of presented.secrets) if (!ok) ok = await verifier.verify(secret, stored);
     } catch (err) {
-      /* c8 ignore next - verify() throws VerifierBusyError only */
-      if (!(err instanceof VerifierBusyError)) throw err;
+      if (!(err instanceof VerifierBusyError)) throw err; // a fault, not a load problem: server_error
       throw new OAuthError('temporarily_unavailable', 'the server is busy, retry shortly', { detail: err.message });
     }
   } else {

@@ -89,8 +89,9 @@ export class SecretVerifier {
     try {
       return await work();
     } finally {
+      // Hand the slot over to the first waiting verification, or free it.
       const next = this.#waiting.shift();
-      if (next) next(); // hand the slot over
+      if (next) next();
       else this.#running--;
     }
   }

@@ -41,6 +41,11 @@ export interface TokenStore {
   lookup(access_token: string): Promise<TokenRecord | undefined>;
   /** number of live tokens held (may include expired ones not yet swept) */
   readonly size: number;
+  /**
+   * Revokes every live token of an access profile (a reload removed or disabled it, or changed its
+   * client_id), so enabling it again never revives them.
+   */
+  revokeProfile(profile: string): Promise<void>;
   /** stops background work (the sweep timer) */
   close(): void;
 }
@@ -110,6 +115,11 @@ export class MemoryTokenStore implements TokenStore {
 
   get size(): number {
     return this.#index.size;
+  }
+
+  async revokeProfile(profile: string): Promise<void> {
+    this.#byProfile.get(profile)?.clear(); // dispose() drops each token from the index
+    this.#byProfile.delete(profile);
   }
 
   /** Drops every expired token now (also runs on a timer). */

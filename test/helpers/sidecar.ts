@@ -4,6 +4,7 @@
 import { Writable } from 'node:stream';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
+import type { SecretVerifier } from '../../src/oauth/secret-hash.js';
 import type { TokenStore } from '../../src/oauth/tokens.js';
 import { Sidecar } from '../../src/server.js';
 
@@ -26,8 +27,12 @@ export function fakeClock(start = 1_000_000): { now: () => number; advance: (ms:
 /**
  * Starts a sidecar on the given config (its `listen` is ignored: always 127.0.0.1:0).
  * @param opts.store a token store other than the default in-memory one
+ * @param opts.verifier a hashed-secret verifier other than the default one (small limits in tests)
  */
-export async function startSidecar(config: Config, opts: { now?: () => number; store?: TokenStore } = {}): Promise<RunningSidecar> {
+export async function startSidecar(
+  config: Config,
+  opts: { now?: () => number; store?: TokenStore; verifier?: SecretVerifier } = {},
+): Promise<RunningSidecar> {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -37,7 +42,13 @@ export async function startSidecar(config: Config, opts: { now?: () => number; s
   });
   const parsed = (): Record<string, unknown>[] => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const log = createLogger({ level: 'debug', destination });
-  const sidecar = new Sidecar({ config: { ...config, listen: { host: '127.0.0.1', port: 0 } }, log, now: opts.now, store: opts.store });
+  const sidecar = new Sidecar({
+    config: { ...config, listen: { host: '127.0.0.1', port: 0 } },
+    log,
+    now: opts.now,
+    store: opts.store,
+    verifier: opts.verifier,
+  });
   const address = await sidecar.listen();
   return {
     sidecar,

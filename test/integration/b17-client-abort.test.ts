@@ -157,6 +157,9 @@ class SlowStore implements TokenStore {
   get size(): number {
     return this.#inner.size;
   }
+  revokeProfile(profile: string): Promise<void> {
+    return this.#inner.revokeProfile(profile);
+  }
   close(): void {
     this.#inner.close();
   }

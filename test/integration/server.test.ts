@@ -132,6 +132,7 @@ t.test('a failing token store is a 500 JSON without internals, logged as interna
   const store: TokenStore = {
     issue: () => Promise.reject(new Error('store down at 10.0.0.9')),
     lookup: () => Promise.reject(new Error('store down at 10.0.0.9')),
+    revokeProfile: () => Promise.reject(new Error('store down at 10.0.0.9')),
     size: 0,
     close: () => {},
   };
@@ -153,4 +154,9 @@ t.test('a failing token store is a 500 JSON without internals, logged as interna
   t.same(JSON.parse(ws.body), { message: 'internal error' });
   for (const answer of [bearer, token]) t.notMatch(answer.body, /10\.0\.0\.9|Error|at /);
   t.match(lines.join(''), /"event":"internal_error"/);
+
+  // A reload that removes a profile revokes its tokens; a store that cannot is logged, not fatal.
+  broken.reload({ ...config, access_profiles: config.access_profiles.filter((p) => p.name !== 'b') });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.match(lines.join(''), /"event":"revoke_failed","access_profile":"b"/);
 });
