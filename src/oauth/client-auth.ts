@@ -99,6 +99,7 @@ function readings(raw: string): string[] {
 /**
  * Authenticates the presented credentials against the registry.
  * @param verifier checks secrets against a profile's `client_secret_hash` (PBKDF2, bounded cost)
+ * @param signal aborted when the client has gone (see SecretVerifier.verify)
  * @returns the access profile of the authenticated client
  * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret and a disabled
  *   profile; `temporarily_unavailable` (503) when too many hashed verifications already wait
@@ -107,13 +108,14 @@ export async function authenticateClient(
   presented: PresentedCredentials,
   registry: ClientRegistry,
   verifier: SecretVerifier,
+  signal?: AbortSignal,
 ): Promise<AccessProfile> {
   const entry = presented.ids.map((id) => registry.get(id)).find((e) => e !== undefined);
   const stored = entry?.profile.client_secret_hash;
   let ok = false;
   if (entry && stored) {
     try {
-      for (const secret of presented.secrets) if (!ok) ok = await verifier.verify(secret, stored);
+      for (const secret of presented.secrets) if (!ok) ok = await verifier.verify(secret, stored, signal);
     } catch (err) {
       if (!(err instanceof VerifierBusyError)) throw err; // a fault, not a load problem: server_error
       throw new OAuthError('temporarily_unavailable', 'the server is busy, retry shortly', { detail: err.message });

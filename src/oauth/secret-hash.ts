@@ -58,15 +58,18 @@ export class SecretVerifier {
   /**
    * @param stored the parsed `client_secret_hash`; its text is part of the memory key, so a changed
    *   hash is never answered from memory
+   * @param signal aborted when the client has gone: a verification still waiting for its turn is
+   *   dropped from the queue rather than hashed for nobody
    * @returns whether the secret matches
-   * @throws VerifierBusyError when maxWaiting verifications already wait
+   * @throws VerifierBusyError when maxWaiting verifications already wait; the signal's reason when
+   *   it aborts a waiting verification
    */
-  async verify(secret: string, stored: SecretHash): Promise<boolean> {
+  async verify(secret: string, stored: SecretHash, signal?: AbortSignal): Promise<boolean> {
     const now = this.opts.now?.() ?? Date.now();
     const tag = createHmac('sha256', this.#key).update(stored.text).update('\0').update(secret).digest('base64');
     const until = this.#remembered.get(tag);
     if (until !== undefined && until > now) return true;
-    const derived = await this.#limited(() => pbkdf2Async(secret, stored.salt, stored.iterations, 32, 'sha256'));
+    const derived = await this.#limited(() => pbkdf2Async(secret, stored.salt, stored.iterations, 32, 'sha256'), signal);
     const ok = timingSafeEqual(derived, stored.hash);
     if (ok) this.#remember(tag, now);
     return ok;
@@ -79,10 +82,22 @@ export class SecretVerifier {
     if (this.#remembered.size > (this.opts.remember ?? 10_000)) this.#remembered.delete(this.#remembered.keys().next().value!);
   }
 
-  async #limited<T>(work: () => Promise<T>): Promise<T> {
+  async #limited<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#running >= (this.opts.concurrency ?? 2)) {
       if (this.#waiting.length >= (this.opts.maxWaiting ?? 64)) throw new VerifierBusyError();
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        this.#waiting.push(resolve);
+        signal?.addEventListener(
+          'abort',
+          () => {
+            const i = this.#waiting.indexOf(resolve);
+            if (i === -1) return; // already handed a slot: it runs, and frees the slot after
+            this.#waiting.splice(i, 1);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
+      });
     } else {
       this.#running++;
     }

@@ -62,7 +62,10 @@ export async function handleTokenRequest(
     const params = await readTokenRequestBody(req);
     const presented = presentedCredentials(req.headers.authorization, params);
     clientId = presented.ids[0];
-    const profile = await authenticateClient(presented, ctx.registry, ctx.verifier);
+    // A client that leaves while its hashed secret waits for a turn is dropped from the queue.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort(new OAuthError('invalid_request', 'the client closed the connection')));
+    const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
     if (grantType !== 'client_credentials') {
