@@ -8,6 +8,7 @@
  * readiness delay, SIGHUP re-reads the config.
  */
 import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createAdminServer } from './admin/server.js';
@@ -78,7 +79,15 @@ async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Ru
   const levelOf = (l: LoadedConfig): string => io.env.LOG_LEVEL || l.config.log_level;
   const log = createLogger({ level: levelOf(loaded), destination: io.log });
   const sidecar = new Sidecar({ config: loaded.config, log });
-  const address = await sidecar.listen();
+  let address: AddressInfo;
+  try {
+    address = await sidecar.listen();
+  } catch (err) {
+    const { host, port } = loaded.config.listen;
+    io.stderr(`listen ${host}:${port}: cannot listen: ${(err as NodeJS.ErrnoException).code}`);
+    await sidecar.close(0);
+    return 1;
+  }
   sidecar.metrics.configLoaded(loaded.hash, Date.now());
   // The bound address is logged at every level: with port 0 it is the only way to learn it.
   const always = log.child({}, { level: 'info' });

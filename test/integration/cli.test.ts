@@ -109,3 +109,15 @@ t.test('the shipped config.yaml (the quick start) passes check-config', async (t
   t.same(stderr, []);
   t.same(out, ['config.yaml: ok\n']);
 });
+
+t.test('a data-plane port already in use is reported in one line, exit 1, no stack trace', async (t) => {
+  const net = await import('node:net');
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  const dir = t.testdir({ 'busy.yaml': GOOD.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`) });
+  const { io: cli, stderr } = io(['--config', join(dir, 'busy.yaml')]);
+  t.equal(await main(cli), 1);
+  t.same(stderr, [`listen 127.0.0.1:${port}: cannot listen: EADDRINUSE`]);
+});
