@@ -20,7 +20,10 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: ['authorization', 'client_secret', 'access_token', '*.authorization', 'headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['authorization', 'client_secret', 'access_token', '*.authorization', 'headers.authorization'],
+        censor: '[redacted]',
+      },
     },
     destination as pino.DestinationStream,
   );

@@ -77,7 +77,9 @@ export class Sidecar {
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       this.#onUpgrade(req, socket, head).catch((err: unknown) => this.#internalError(err, socket));
     });
-    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => writeRawJson(socket, 405, { message: 'CONNECT is not supported' }));
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+      writeRawJson(socket, 405, { message: 'CONNECT is not supported' }),
+    );
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket));
   }
 
@@ -100,7 +102,9 @@ export class Sidecar {
     for (const old of before.access_profiles) {
       const now = this.#state.profiles.get(old.name);
       if (!now || !now.enabled || now.client_id !== old.client_id) {
-        this.store.revokeProfile(old.name).catch((err: unknown) => this.#log.error({ event: 'revoke_failed', access_profile: old.name, detail: String(err) }));
+        this.store
+          .revokeProfile(old.name)
+          .catch((err: unknown) => this.#log.error({ event: 'revoke_failed', access_profile: old.name, detail: String(err) }));
       }
     }
     const changed = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
@@ -206,7 +210,12 @@ export class Sidecar {
         log: this.#log,
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
       };
-      return handleTokenRequest(req, res, { host: domain.host, query: q === -1 ? '' : url.slice(q), authorizationCount: counts.authorization }, ctx);
+      return handleTokenRequest(
+        req,
+        res,
+        { host: domain.host, query: q === -1 ? '' : url.slice(q), authorizationCount: counts.authorization },
+        ctx,
+      );
     }
     const started = performance.now();
     const decision = await this.#authorise(req, counts.authorization, state);
@@ -259,8 +268,17 @@ export class Sidecar {
     this.#upgraded.add(socket);
     socket.once('close', () => this.#upgraded.delete(socket));
     const { route } = decision;
-    this.#forwarder.ws(req, socket, head, { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms });
-    this.#log.info({ event: 'upgrade_forwarded', host: route.domain.host, collection: route.collection.name, client_id: decision.identity.client_id });
+    this.#forwarder.ws(req, socket, head, {
+      upstream: route.collection.upstream,
+      path: route.upstreamPath,
+      timeoutMs: route.collection.timeout_ms,
+    });
+    this.#log.info({
+      event: 'upgrade_forwarded',
+      host: route.domain.host,
+      collection: route.collection.name,
+      client_id: decision.identity.client_id,
+    });
   }
 
   /** Route first (404), then the bearer check (RFC 6750 §3.1). */
@@ -275,7 +293,13 @@ export class Sidecar {
     if (queryError) {
       return { ok: false, ...bearerChallenge(state.config.realm, queryError), route, error: queryError.code };
     }
-    const result: BearerResult = await checkBearer(req.headers.authorization, authorizationCount, route.collection.name, this.store, state.profiles);
+    const result: BearerResult = await checkBearer(
+      req.headers.authorization,
+      authorizationCount,
+      route.collection.name,
+      this.store,
+      state.profiles,
+    );
     if (!result.ok) {
       const answer = bearerChallenge(state.config.realm, result.error, result.scope);
       return { ok: false, ...answer, route, error: result.error?.code ?? 'no_credentials' };
@@ -390,5 +414,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     return;
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  writeRawJson(socket, status, { message: status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : 'malformed request' });
+  writeRawJson(socket, status, {
+    message: status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : 'malformed request',
+  });
 }

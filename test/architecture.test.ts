@@ -39,7 +39,12 @@ t.test('ARCHITECTURE §2: oauth/ and proxy/ never import each other', async (t) 
 t.test('ARCHITECTURE §2: config/ and the shared modules import nothing above them', async (t) => {
   for (const { file, imports } of sources) {
     const local = imports.filter((s) => s.startsWith('.')).map((s) => target(file, s));
-    if (file.startsWith('config/')) t.same(local.filter((to) => !to.startsWith('config/')), [], `${file}`);
+    if (file.startsWith('config/'))
+      t.same(
+        local.filter((to) => !to.startsWith('config/')),
+        [],
+        `${file}`,
+      );
     if (file === 'log.ts' || file === 'respond.ts') t.same(local, [], `${file}`);
     if (file !== 'server.ts' && file !== 'main.ts') t.notOk(local.includes('server.js'), `${file} imports server`);
   }

@@ -84,7 +84,10 @@ const accessProfile = z.strictObject({
   // Exactly one of the three secret forms; secretIssues() checks that, and fills client_secret from
   // client_secret_env.
   client_secret: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)').optional(),
-  client_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  client_secret_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
   client_secret_hash: secretHash.optional(),
   collections: z.array(z.string()),
   enabled: z.boolean().default(true),
@@ -229,7 +232,7 @@ function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !(value instanceof URL) && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+  if (value && typeof value === 'object' && !(value instanceof URL) && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }

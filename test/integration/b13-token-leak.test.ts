@@ -142,7 +142,10 @@ t.test('B13 RFC 6750 §2: a token also sent as ?access_token= is refused with 40
   for (const query of [`?access_token=${tokenB}`, `?a=1&access_token=${tokenB}`, `?access%5Ftoken=${tokenB}`]) {
     const answer = await request(sc.port, 'GET', `/public/x${query}`, { authorization: `Bearer ${tokenB}` });
     t.equal(answer.status, 400, query);
-    t.equal(answer.headers['www-authenticate'], 'Bearer realm="api", error="invalid_request", error_description="send the access token in the Authorization header only"');
+    t.equal(
+      answer.headers['www-authenticate'],
+      'Bearer realm="api", error="invalid_request", error_description="send the access token in the Authorization header only"',
+    );
   }
   const plain = await request(sc.port, 'GET', '/public/x?tokens=2', { authorization: `Bearer ${tokenB}` });
   t.equal(plain.status, 200, 'a parameter merely containing "token" is fine');

@@ -101,7 +101,6 @@ t.test('the built-in process: an invalid config exits 2 and prints the problems 
   t.equal(err, `${file}:1:19 domains[0].host must be a host name, an IP literal or "*"\n`);
 });
 
-
 t.test('the shipped config.yaml (the quick start) passes check-config', async (t) => {
   const out: string[] = [];
   const { io: cli, stderr } = io(['check-config', 'config.yaml']);

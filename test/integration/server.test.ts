@@ -145,11 +145,20 @@ t.test('a failing token store is a 500 JSON without internals, logged as interna
   t.equal(bearer.status, 500);
   t.same(bearer.json, { message: 'internal error' });
 
-  const token = await request(port, 'POST', '/oauth2/token', { authorization: BASIC.b, 'content-type': 'application/x-www-form-urlencoded' }, 'grant_type=client_credentials');
+  const token = await request(
+    port,
+    'POST',
+    '/oauth2/token',
+    { authorization: BASIC.b, 'content-type': 'application/x-www-form-urlencoded' },
+    'grant_type=client_credentials',
+  );
   t.equal(token.status, 500);
   t.same(token.json, { error: 'server_error', error_description: 'internal error' });
 
-  const ws = await raw(port, 'GET /public/x HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer abc\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  const ws = await raw(
+    port,
+    'GET /public/x HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer abc\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+  );
   t.equal(ws.status, 500);
   t.same(JSON.parse(ws.body), { message: 'internal error' });
   for (const answer of [bearer, token]) t.notMatch(answer.body, /10\.0\.0\.9|Error|at /);

@@ -138,10 +138,16 @@ t.test('authenticateClient: RFC 6749 §2.3.1, §5.2', async (t) => {
     t.equal((await authenticateClient({ method: 'client_secret_post', ids: ['svc-b'], secrets: ['s3cret'] }, registry)).name, 'b');
   });
   t.test('compatible mode: any reading of the secret may match (the raw one here)', async (t) => {
-    t.equal((await authenticateClient({ method: 'client_secret_basic', ids: ['svc-a'], secrets: ['p@ss:w rd/=%', SECRET_A] }, registry)).name, 'a');
+    t.equal(
+      (await authenticateClient({ method: 'client_secret_basic', ids: ['svc-a'], secrets: ['p@ss:w rd/=%', SECRET_A] }, registry)).name,
+      'a',
+    );
   });
   t.test('any reading of the id may name the client (the raw one here)', async (t) => {
-    t.equal((await authenticateClient({ method: 'client_secret_basic', ids: ['svc b', 'svc-b'], secrets: ['s3cret'] }, registry)).name, 'b');
+    t.equal(
+      (await authenticateClient({ method: 'client_secret_basic', ids: ['svc b', 'svc-b'], secrets: ['s3cret'] }, registry)).name,
+      'b',
+    );
   });
   t.test('a wrong secret -> invalid_client', async (t) => {
     await t.rejects(

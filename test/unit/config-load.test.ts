@@ -118,9 +118,7 @@ t.test('a value of the wrong type -> at the value', async (t) => {
 });
 
 t.test('a missing key -> at the map that lacks it', async (t) => {
-  t.strictSame(problems(t, VALID.replace('    client_id: svc-a\n', '')), [
-    'config.yaml:9:5 access_profiles[0].client_id is required',
-  ]);
+  t.strictSame(problems(t, VALID.replace('    client_id: svc-a\n', '')), ['config.yaml:9:5 access_profiles[0].client_id is required']);
 });
 
 t.test('a key without a value -> at the key', async (t) => {

@@ -69,7 +69,9 @@ t.test('B14/B16: Connection cannot remove Host or Content-Length', async (t) => 
 });
 
 t.test('B14/B16: Connection cannot remove Transfer-Encoding', async (t) => {
-  const headers = await prepared('POST /x HTTP/1.1\r\nHost: api.example.com\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n0');
+  const headers = await prepared(
+    'POST /x HTTP/1.1\r\nHost: api.example.com\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n0',
+  );
   t.equal(headers['transfer-encoding'], 'chunked');
 });
 
