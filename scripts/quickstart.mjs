@@ -16,12 +16,17 @@ const upstream = http.createServer((req, res) => {
 await new Promise((resolve) => upstream.listen(3000, '127.0.0.1', resolve));
 console.error('demo upstream listening on http://127.0.0.1:3000');
 
-const sidecar = await main({
+const running = await main({
   argv: ['--config', process.env.CONFIG_FILE ?? 'config.yaml'],
   env: process.env,
   stderr: (l) => console.error(l),
 });
-if (typeof sidecar === 'number') process.exit(sidecar);
-const stop = () => sidecar.close().then(() => process.exit(0));
+if (typeof running === 'number') process.exit(running);
+const stop = () =>
+  running.stop(false).then((code) => {
+    upstream.close();
+    process.exit(code);
+  });
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
+process.on('SIGHUP', () => void running.watcher.check());

@@ -63,7 +63,7 @@ export async function main(io: MainIo): Promise<number | Running> {
     const arg = io.argv[i]!;
     if (arg === '--config' && io.argv[i + 1] !== undefined) file = io.argv[++i]!;
     else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
-    else return usage(io, arg);
+    else return arg === '--help' || arg === '-h' ? help(io) : usage(io, `unknown argument ${JSON.stringify(arg)}`);
   }
   let loaded: LoadedConfig;
   try {
@@ -143,7 +143,8 @@ function listenOn(server: http.Server, port: number, host: string): Promise<Node
 
 /** `check-config PATH`: exit 0, or 2 with every problem; binds nothing. */
 async function checkConfig(args: string[], io: MainIo): Promise<number> {
-  if (args.length !== 1) return usage(io, args[1] ?? 'check-config');
+  if (args.length === 0) return usage(io, 'check-config needs a PATH');
+  if (args.length > 1) return usage(io, `unknown argument ${JSON.stringify(args[1])}`);
   try {
     await readConfig(args[0]!, io.env);
   } catch (err) {
@@ -156,7 +157,8 @@ async function checkConfig(args: string[], io: MainIo): Promise<number> {
 
 /** `hash-secret`: the secret on stdin (one trailing newline ignored) -> its `client_secret_hash`. */
 async function printHash(args: string[], io: MainIo): Promise<number> {
-  if (args.length > 0 || !io.stdin) return usage(io, args[0] ?? 'hash-secret');
+  if (args.length > 0) return usage(io, `unknown argument ${JSON.stringify(args[0])}`);
+  if (!io.stdin) return usage(io, 'hash-secret reads the secret on stdin');
   let text = '';
   for await (const chunk of io.stdin) text += chunk.toString();
   const secret = text.replace(/\r?\n$/, '');
@@ -168,9 +170,16 @@ async function printHash(args: string[], io: MainIo): Promise<number> {
   return 0;
 }
 
-function usage(io: MainIo, arg: string): number {
-  io.stderr(arg === '--help' || arg === '-h' ? USAGE : `unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+/** Prints what went wrong and the usage; exit 2. */
+function usage(io: MainIo, problem: string): number {
+  io.stderr(`${problem}\n${USAGE}`);
   return 2;
+}
+
+/** `--help`: the usage on stdout (stderr when there is none), exit 0. */
+function help(io: MainIo): number {
+  (io.stdout ?? io.stderr)(`${USAGE}\n`);
+  return 0;
 }
 
 /**

@@ -17,7 +17,7 @@ import { MemoryTokenStore, type Clock, type TokenStore } from './oauth/tokens.js
 import { Forwarder, type ForwardOutcome } from './proxy/forward.js';
 import { isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
 import { normaliseTarget } from './proxy/path.js';
-import { RouteTable, type Route } from './proxy/routes.js';
+import { hostName, RouteTable, type Route } from './proxy/routes.js';
 import { sendJson, sendMessage, writeRawJson } from './respond.js';
 
 /** Everything derived from one config; replaced as a whole, never edited. */
@@ -213,7 +213,7 @@ export class Sidecar {
       return handleTokenRequest(
         req,
         res,
-        { host: domain.host, query: q === -1 ? '' : url.slice(q), authorizationCount: counts.authorization },
+        { host: hostName(req.headers.host ?? ''), query: q === -1 ? '' : url.slice(q), authorizationCount: counts.authorization },
         ctx,
       );
     }
@@ -230,8 +230,8 @@ export class Sidecar {
     if (expectContinue) res.writeContinue();
     const { route } = decision;
     const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
-    const forwardedAt = performance.now();
-    this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(req, route, decision.identity, outcome, started, forwardedAt));
+    const exchange = { req, route, identity: decision.identity, path: pathOf(url), started, forwardedAt: performance.now() };
+    this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(exchange, outcome));
   }
 
   /** Tracks a response until it is done, for drain(). */
@@ -273,9 +273,10 @@ export class Sidecar {
       path: route.upstreamPath,
       timeoutMs: route.collection.timeout_ms,
     });
+    // Logged when the handshake is handed to the upstream: its own answer (101, 502, 504) follows.
     this.#log.info({
-      event: 'upgrade_forwarded',
-      host: route.domain.host,
+      event: 'upgrade_authorised',
+      host: hostName(req.headers.host ?? ''),
       collection: route.collection.name,
       client_id: decision.identity.client_id,
     });
@@ -313,7 +314,7 @@ export class Sidecar {
     this.#log.info({
       event: 'access_denied',
       method: req.method,
-      host: req.headers.host,
+      host: hostName(req.headers.host ?? ''),
       path: pathOf(req.url),
       collection: decision.route?.collection.name,
       status: decision.status,
@@ -322,22 +323,17 @@ export class Sidecar {
     });
   }
 
-  #logForwarded(
-    req: IncomingMessage,
-    route: Route,
-    identity: { client_id: string; access_profile: string },
-    outcome: ForwardOutcome,
-    started: number,
-    forwardedAt: number,
-  ): void {
+  #logForwarded(exchange: ForwardedExchange, outcome: ForwardOutcome): void {
+    const { req, route, identity, started, forwardedAt } = exchange;
     this.metrics.requestAnswered(route.collection.name, outcome.status, (performance.now() - forwardedAt) / 1000);
     const level = outcome.error && outcome.error !== 'client_closed' ? 'warn' : 'info';
     if (!this.#log.isLevelEnabled(level)) return; // the hot path builds no log object it would drop
     this.#log[level]({
       event: outcome.error ?? 'request_forwarded',
       method: req.method,
-      host: route.domain.host,
-      path: pathOf(route.upstreamPath),
+      host: hostName(req.headers.host ?? ''),
+      path: exchange.path,
+      upstream_path: pathOf(route.upstreamPath),
       collection: route.collection.name,
       access_profile: identity.access_profile,
       client_id: identity.client_id,
@@ -366,6 +362,17 @@ export class Sidecar {
 }
 
 type Refusal = { ok: false; status: number; body: Record<string, string>; headers: Record<string, string>; route?: Route; error: string };
+/** A forwarded request, as the access log needs it once the exchange ends. */
+interface ForwardedExchange {
+  req: IncomingMessage;
+  route: Route;
+  identity: { client_id: string; access_profile: string };
+  /** the request path as received, without the query */
+  path: string;
+  started: number;
+  forwardedAt: number;
+}
+
 type Decision = Refusal | { ok: true; route: Route; identity: { client_id: string; access_profile: string } };
 
 function refusal(status: number, message: string): Refusal {

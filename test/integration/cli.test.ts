@@ -21,9 +21,17 @@ function io(argv: string[], env: NodeJS.ProcessEnv = {}) {
   return { io: { argv, env, stderr: (line: string) => stderr.push(line), log }, stderr };
 }
 
-t.test('--help prints usage and exits 2', async (t) => {
+t.test('--help prints usage on stdout and exits 0', async (t) => {
+  const out: string[] = [];
   const { io: cli, stderr } = io(['--help']);
-  t.equal(await main(cli), 2);
+  t.equal(await main({ ...cli, stdout: (text) => out.push(text) }), 0);
+  t.match(out[0], /^usage: oauth2-sidecar \[--config PATH\]/);
+  t.same(stderr, []);
+});
+
+t.test('-h without a stdout prints usage on stderr, exit 0', async (t) => {
+  const { io: cli, stderr } = io(['-h']);
+  t.equal(await main(cli), 0);
   t.match(stderr[0], /^usage: oauth2-sidecar \[--config PATH\]/);
 });
 
