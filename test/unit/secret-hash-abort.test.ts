@@ -28,11 +28,12 @@ t.test('a waiting verification whose client left is dropped: it rejects with the
 });
 
 t.test('an abort after the verification got its turn changes nothing: it completes', async (t) => {
+  const slow = await stored('slow', 2_000_000);
   const hash = await stored('s', 25_000);
   const verifier = new SecretVerifier({ concurrency: 1 });
-  const first = verifier.verify('s', hash);
+  const first = verifier.verify('slow', slow);
   const late = new AbortController();
-  const second = verifier.verify('s', await stored('s', 25_000), late.signal);
+  const second = verifier.verify('s', hash, late.signal); // waits: the only slot is busy
   await first; // the slot is handed to the second verification
   late.abort(new Error('too late'));
   t.equal(await second, true);
