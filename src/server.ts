@@ -198,7 +198,7 @@ export class Sidecar {
     const counts = countHeaders(req.rawHeaders);
     if (counts.host > 1) return sendMessage(res, 400, 'more than one Host header', { Connection: 'close' });
     const domain = state.routes.domainOf(req.headers.host);
-    const url = req.url ?? '/';
+    const url = req.url!; // always set on a server's requests
     const q = url.indexOf('?');
     if (domain && (q === -1 ? url : url.slice(0, q)) === TOKEN_PATH) {
       if (expectContinue) res.writeContinue();
@@ -286,7 +286,7 @@ export class Sidecar {
   async #authorise(req: IncomingMessage, authorizationCount: number, state: State): Promise<Decision> {
     const domain = state.routes.domainOf(req.headers.host);
     if (!domain) return refusal(404, 'no such domain');
-    const target = normaliseTarget(req.url ?? '/');
+    const target = normaliseTarget(req.url!);
     if (target.error !== undefined) return refusal(400, target.error);
     const route = state.routes.match(domain, target.path, target.query);
     if (!route) return refusal(404, 'no API collection at this path');
@@ -315,7 +315,7 @@ export class Sidecar {
       event: 'access_denied',
       method: req.method,
       host: hostName(req.headers.host ?? ''),
-      path: pathOf(req.url),
+      path: pathOf(req.url!),
       collection: decision.route?.collection.name,
       status: decision.status,
       error: decision.error,
@@ -406,10 +406,9 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 // The query may carry application secrets: logs get the path only.
-function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
-  const q = u.indexOf('?');
-  return q === -1 ? u : u.slice(0, q);
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 const elapsed = (since: number): number => Math.round((performance.now() - since) * 1000) / 1000;

@@ -32,3 +32,23 @@ for (const [change, patch] of [
     t.equal(sc.sidecar.store.size, 1, 'the revoked token no longer counts as live');
   });
 }
+
+t.test('issue 3 capability 2: a reload that changes listen or tokens.max_active warns that it applies at the next start', async (t) => {
+  const { sc } = await startStack(t);
+  const original = sc.sidecar.config;
+  sc.sidecar.reload({ ...original, listen: { host: '127.0.0.1', port: 1 }, tokens: { ...original.tokens, max_active: 7 } });
+  sc.sidecar.reload({ ...original, admin_listen: { host: '127.0.0.1', port: 2 } });
+  sc.sidecar.reload({ ...original, tokens: { ...original.tokens, expires_in: 60 } });
+  await new Promise((resolve) => setImmediate(resolve));
+  const warnings = sc.logs.filter((l) => l.event === 'config_needs_restart').map((l) => l.detail);
+  const warn = (key: string): string => `${key} changed: it applies at the next start`;
+  // Each reload is compared with the one before it; expires_in alone applies at once, silently.
+  t.same(warnings, [
+    warn('listen'),
+    warn('tokens.max_active'),
+    warn('listen'),
+    warn('admin_listen'),
+    warn('tokens.max_active'),
+    warn('admin_listen'),
+  ]);
+});

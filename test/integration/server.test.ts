@@ -33,6 +33,13 @@ t.test('ARCHITECTURE §4: an unknown host is 404 with a JSON message, also at /o
   }
 });
 
+t.test('RFC 9112 §3.2: an HTTP/1.0 request without Host matches no domain (none is "*" here): 404', async (t) => {
+  const answer = await raw(sc.port, 'GET /public/x HTTP/1.0\r\n\r\n');
+  t.equal(answer.status, 404);
+  t.same(JSON.parse(answer.body), { message: 'no such domain' });
+  t.match(sc.logs.at(-1), { event: 'access_denied', host: '', path: '/public/x', status: 404 });
+});
+
 t.test('ARCHITECTURE §3: hosts match case-insensitively, with port and trailing dot ignored', async (t) => {
   const answer = await request(sc.port, 'GET', '/public/x', { host: 'API.Example.COM.:8080' });
   t.equal(answer.status, 401);
@@ -123,6 +130,44 @@ t.test('RFC 6750 §3.1: an h2c upgrade without a token is answered 401 like any 
   const answer = await raw(sc.port, 'GET /public/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
   t.equal(answer.status, 401);
   t.equal(answer.headers['www-authenticate'], 'Bearer realm="api"');
+});
+
+t.test('RFC 9110 §10.1.1: a token request with Expect: 100-continue gets 100 Continue, then its token', async (t) => {
+  const body = 'grant_type=client_credentials';
+  const answer = await raw(
+    sc.port,
+    `POST /oauth2/token HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: ${BASIC.b}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n${body}`,
+  );
+  t.match(answer.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  t.match(answer.text, /"token_type":"bearer","expires_in":3599}$/);
+});
+
+t.test('RFC 9112 §3.2: a WebSocket handshake with two Host lines is refused with 400, nothing forwarded', async (t) => {
+  const before = upstream.requests.length;
+  const answer = await raw(
+    sc.port,
+    'GET /public/ws HTTP/1.1\r\nHost: api.example.com\r\nHost: evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  t.equal(answer.status, 400);
+  t.same(JSON.parse(answer.body), { message: 'more than one Host header' });
+  t.equal(upstream.requests.length, before);
+});
+
+t.test('logs below the configured level are not built: a forwarded request at level warn writes no line', async (t) => {
+  const lines: string[] = [];
+  const { Writable } = await import('node:stream');
+  const log = createLogger({
+    level: 'warn',
+    destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }),
+  });
+  const config = testConfig(upstream.url);
+  const quiet = new Sidecar({ config: { ...config, listen: { host: '127.0.0.1', port: 0 } }, log });
+  const { port } = await quiet.listen();
+  t.teardown(() => quiet.close());
+  const token = await getToken(port, BASIC.b);
+  t.equal((await request(port, 'GET', '/public/x', { authorization: `Bearer ${token}` })).status, 200);
+  t.equal((await request(port, 'GET', '/public/x')).status, 401);
+  t.same(lines, []);
 });
 
 t.test('a failing token store is a 500 JSON without internals, logged as internal_error', async (t) => {
