@@ -170,6 +170,29 @@ t.test('logs below the configured level are not built: a forwarded request at le
   t.same(lines, []);
 });
 
+t.test('slowloris: headers trickled past the headers timeout get a JSON 408 and the connection closes', async (t) => {
+  const { connect } = await import('node:net');
+  const config = testConfig(upstream.url);
+  const strict = new Sidecar({
+    config: { ...config, listen: { host: '127.0.0.1', port: 0 } },
+    log: createLogger({ level: 'silent' }),
+    headersTimeoutMs: 300,
+  });
+  const { port } = await strict.listen();
+  t.teardown(() => strict.close());
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+  socket.write('GET /public/x HTTP/1.1\r\nHost: api.example.com\r\n');
+  const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 100);
+  const started = Date.now();
+  await new Promise((resolve) => socket.once('close', resolve));
+  clearInterval(trickle);
+  t.ok(Date.now() - started < 3000, 'cut within seconds, not after the trickle ends');
+  t.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  t.match(text, /\r\n\r\n\{"message":"request timed out"\}$/);
+});
+
 t.test('a failing token store is a 500 JSON without internals, logged as internal_error', async (t) => {
   const lines: string[] = [];
   const { Writable } = await import('node:stream');
