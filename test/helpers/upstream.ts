@@ -125,3 +125,26 @@ export async function unusedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/**
+ * Two upstreams, A and B, each answering `{"upstream":"A"|"B","url":...}`, started before the file's
+ * tests and closed after them: a reload that moves a collection shows on the wire as A -> B.
+ */
+export function namedUpstreams(t: { before(fn: () => unknown): void; teardown(fn: () => unknown): void }): { A: Upstream; B: Upstream } {
+  const upstreams = {} as { A: Upstream; B: Upstream };
+  const named = (name: string) =>
+    startUpstream((req, res) => {
+      const body = JSON.stringify({ upstream: name, url: req.url });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  t.before(async () => {
+    upstreams.A = await named('A');
+    upstreams.B = await named('B');
+  });
+  t.teardown(async () => {
+    await upstreams.A.close();
+    await upstreams.B.close();
+  });
+  return upstreams;
+}

@@ -9,23 +9,10 @@ import { BASIC } from '../helpers/config.js';
 import { configText } from '../helpers/config-file.js';
 import { kubeletWrite } from '../helpers/kubelet.js';
 import { spawnSidecar } from '../helpers/sidecar-process.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { namedUpstreams } from '../helpers/upstream.js';
 import { eventually } from '../helpers/wait.js';
 
-let upstreams: { A: Upstream; B: Upstream };
-t.before(async () => {
-  const named = (name: string) =>
-    startUpstream((_req, res) => {
-      const body = JSON.stringify({ upstream: name });
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  upstreams = { A: await named('A'), B: await named('B') };
-});
-t.teardown(async () => {
-  await upstreams.A.close();
-  await upstreams.B.close();
-});
+const upstreams = namedUpstreams(t);
 
 /** The fixture config on upstream A or B, without an admin listener. */
 const on = (name: 'A' | 'B'): string => configText(upstreams[name].url, { admin_listen: undefined });

@@ -14,27 +14,14 @@ import { expectBearerError, expectInvalidClient, INVALID_TOKEN } from '../helper
 import { startMain, type InProcessSidecar } from '../helpers/in-process.js';
 import { kubeletWrite } from '../helpers/kubelet.js';
 import { valueOf } from '../helpers/metrics.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { namedUpstreams } from '../helpers/upstream.js';
 import { eventually } from '../helpers/wait.js';
 
 const APPLY_WITHIN_MS = 2000;
 const INVALID_YAML = 'listen: 127.0.0.1:0\ndomains: [{ host: api.example.com }\ncollections: []\n';
 
 /** Two upstreams that say who they are: a reload that moves "orders" shows in the answer body. */
-let upstreams: { A: Upstream; B: Upstream };
-t.before(async () => {
-  const named = (name: string) =>
-    startUpstream((req, res) => {
-      const body = JSON.stringify({ upstream: name, url: req.url });
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  upstreams = { A: await named('A'), B: await named('B') };
-});
-t.teardown(async () => {
-  await upstreams.A.close();
-  await upstreams.B.close();
-});
+const upstreams = namedUpstreams(t);
 
 /** The fixture config with both collections on upstream A or B. */
 const on = (name: 'A' | 'B', patch: Record<string, unknown> = {}): string => configText(upstreams[name].url, patch);
