@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import type { SecretVerifier } from '../../src/oauth/secret-hash.js';
-import type { TokenStore } from '../../src/oauth/tokens.js';
+import { MemoryTokenStore, type TokenStore } from '../../src/oauth/tokens.js';
 import { Sidecar } from '../../src/server.js';
 
 export interface RunningSidecar {
@@ -42,11 +42,27 @@ export async function startSidecar(
   });
   const parsed = (): Record<string, unknown>[] => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const log = createLogger({ level: 'debug', destination });
+  // Issue 3 capability 5, suite-wide: every token any test gets from this sidecar is remembered,
+  // and close() fails the test if one of them, or a configured secret, reached the log.
+  const issued: string[] = [];
+  const inner = opts.store ?? new MemoryTokenStore({ maxActive: config.tokens.max_active, now: opts.now });
+  const store = new Proxy(inner, {
+    get(target, p) {
+      const value = Reflect.get(target, p, target) as unknown;
+      if (p !== 'issue' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: Parameters<TokenStore['issue']>) => {
+        const answer = await target.issue(...args);
+        issued.push(answer.access_token);
+        return answer;
+      };
+    },
+  });
+  const secrets = config.access_profiles.map((p) => p.client_secret ?? '').filter((s) => s.length >= 6);
   const sidecar = new Sidecar({
     config: { ...config, listen: { host: '127.0.0.1', port: 0 } },
     log,
     now: opts.now,
-    store: opts.store,
+    store,
     verifier: opts.verifier,
   });
   const address = await sidecar.listen();
@@ -56,6 +72,11 @@ export async function startSidecar(
     // `has` as well as `get`: Array.prototype.some/filter/forEach skip indices the target lacks.
     logs: new Proxy([], { get: (_t, p) => Reflect.get(parsed(), p), has: (_t, p) => Reflect.has(parsed(), p) }),
     logText: () => lines.join('\n'),
-    close: () => sidecar.close(1000),
+    close: async () => {
+      await sidecar.close(1000);
+      const text = lines.join('\n');
+      const leaked = [...issued, ...secrets].filter((secret) => text.includes(secret));
+      if (leaked.length > 0) throw new Error(`a token or secret reached the log: ${leaked.map((s) => s.slice(0, 6)).join(', ')}...`);
+    },
   };
 }
