@@ -5,7 +5,7 @@
 import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo, BlockList, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AccessProfile, Config } from './config/schema.js';
+import type { AccessProfile, Config, Domain } from './config/schema.js';
 import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
 import { checkBearer, queryTokenError, type BearerResult } from './oauth/bearer.js';
@@ -227,7 +227,7 @@ export class Sidecar {
       );
     }
     const started = performance.now();
-    const decision = await this.#authorise(req, counts.authorization, state);
+    const decision = await this.#authorise(req, domain, counts.authorization, state);
     if (!decision.ok) {
       // An unread body is not drained: close the connection after the answer.
       if (hasBody(req)) res.setHeader('Connection', 'close');
@@ -267,7 +267,10 @@ export class Sidecar {
     }
     const state = this.#state;
     const counts = countHeaders(req.rawHeaders);
-    const decision = counts.host > 1 ? refusal(400, 'more than one Host header') : await this.#authorise(req, counts.authorization, state);
+    const decision =
+      counts.host > 1
+        ? refusal(400, 'more than one Host header')
+        : await this.#authorise(req, state.routes.domainOf(req.headers.host), counts.authorization, state);
     if (!decision.ok) {
       writeRawJson(socket, decision.status, decision.body, decision.headers);
       this.#logDenied(req, decision, performance.now());
@@ -291,9 +294,8 @@ export class Sidecar {
     });
   }
 
-  /** Route first (404), then the bearer check (RFC 6750 §3.1). */
-  async #authorise(req: IncomingMessage, authorizationCount: number, state: State): Promise<Decision> {
-    const domain = state.routes.domainOf(req.headers.host);
+  /** Route first (404), then the bearer check (RFC 6750 §3.1). `domain` is looked up once, by the caller. */
+  async #authorise(req: IncomingMessage, domain: Domain | undefined, authorizationCount: number, state: State): Promise<Decision> {
     if (!domain) return refusal(404, 'no such domain');
     const target = normaliseTarget(req.url!);
     if (target.error !== undefined) return refusal(400, target.error);
