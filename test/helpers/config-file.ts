@@ -3,6 +3,9 @@
  * `config.ts` as text. JSON is YAML 1.2, so `JSON.stringify` writes a valid config file.
  */
 import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { SECRET_A, SECRET_B, fixtureCollections } from './config.js';
 
 /**
@@ -34,4 +37,20 @@ export function renameOver(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
+}
+
+/**
+ * Writes `text` as config.yaml in the test's directory and loads it, expecting a refusal.
+ * @returns the problem lines, with the file's path shortened to "config.yaml"
+ * @throws Error if the config was accepted
+ */
+export function configProblems(t: Test, text: string): string[] {
+  const path = join(t.testdir({ 'config.yaml': text }), 'config.yaml');
+  try {
+    loadConfig(path);
+  } catch (err) {
+    t.ok(err instanceof ConfigError, 'a ConfigError');
+    return (err as ConfigError).problems.map((p) => p.split(path).join('config.yaml'));
+  }
+  throw new Error('expected the config to be refused');
 }

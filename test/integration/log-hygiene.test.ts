@@ -4,17 +4,11 @@
  */
 import t from 'tap';
 import { getToken, request, tokenRequest } from '../helpers/client.js';
-import { BASIC, SECRET_A, SECRET_B, testConfig } from '../helpers/config.js';
-import { startSidecar } from '../helpers/sidecar.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { BASIC, SECRET_A, SECRET_B } from '../helpers/config.js';
+import { startStack } from '../helpers/stack.js';
 
 t.test('RFC 6750 §5.3: no token, secret, Basic value or query string reaches the log', async (t) => {
-  const upstream = await startUpstream();
-  const sc = await startSidecar(testConfig(upstream.url));
-  t.teardown(async () => {
-    await sc.close();
-    await upstream.close();
-  });
+  const { sc } = await startStack(t);
   const tokenA = await getToken(sc.port, BASIC.aForm);
   const tokenB = await getToken(sc.port, BASIC.b);
   await tokenRequest(sc.port, 'grant_type=client_credentials', { authorization: BASIC.bWrong });
@@ -33,12 +27,7 @@ t.test('RFC 6750 §5.3: no token, secret, Basic value or query string reaches th
 });
 
 t.test('log lines name the event, client_id, collection and status of each request', async (t) => {
-  const upstream = await startUpstream();
-  const sc = await startSidecar(testConfig(upstream.url));
-  t.teardown(async () => {
-    await sc.close();
-    await upstream.close();
-  });
+  const { sc } = await startStack(t);
   const token = await getToken(sc.port, BASIC.b);
   await request(sc.port, 'GET', '/public/docs?x=1', { authorization: `Bearer ${token}` });
   const forwarded = sc.logs.find((l) => l.event === 'request_forwarded')!;

@@ -1,16 +1,10 @@
 import t from 'tap';
 import { getToken, request } from '../helpers/client.js';
-import { BASIC, testConfig } from '../helpers/config.js';
-import { startSidecar } from '../helpers/sidecar.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { BASIC } from '../helpers/config.js';
+import { startStack } from '../helpers/stack.js';
 
 t.test('RFC 6749 §4.4 + RFC 6750 §2.1: a token from the token endpoint opens the collection', async (t) => {
-  const upstream = await startUpstream();
-  const sc = await startSidecar(testConfig(upstream.url));
-  t.teardown(async () => {
-    await sc.close();
-    await upstream.close();
-  });
+  const { sc } = await startStack(t);
   const token = await getToken(sc.port, BASIC.b);
   t.match(token, /^[0-9a-f]{64}$/);
   const answer = await request(sc.port, 'GET', '/public/docs?q=1', { authorization: `Bearer ${token}` });

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config-file.js';
 
 const VALID = `listen: 127.0.0.1:0
 domains:
@@ -26,17 +27,7 @@ function file(t: Test, text: string): string {
   return join(t.testdir({ 'config.yaml': text }), 'config.yaml');
 }
 
-/** The problem lines of a file that must be refused, with its path shortened to "config.yaml". */
-function problems(t: Test, text: string): string[] {
-  const path = file(t, text);
-  try {
-    loadConfig(path);
-  } catch (err) {
-    t.ok(err instanceof ConfigError, 'a ConfigError');
-    return (err as ConfigError).problems.map((p) => p.split(path).join('config.yaml'));
-  }
-  throw new Error('expected the config to be refused');
-}
+const problems = configProblems;
 
 t.test('a valid file -> the frozen config', async (t) => {
   const config = loadConfig(file(t, VALID));

@@ -7,9 +7,10 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { validate, type ConfigIssue } from '../../src/config/schema.js';
 import { envValue, MIN_ITERATIONS, parseSecretHash, secretIssues } from '../../src/config/secrets.js';
+import { configProblems } from '../helpers/config-file.js';
 
 const SALT = Buffer.from('0123456789abcdef');
 const HASH = pbkdf2Sync('s3cret', SALT, MIN_ITERATIONS, 32, 'sha256');
@@ -231,17 +232,7 @@ access_profiles:
     client_id: svc-a
 `;
 
-/** The problem lines of a refused file, its path shortened to "config.yaml". */
-function problems(t: Test, text: string): string[] {
-  const path = join(t.testdir({ 'config.yaml': text }), 'config.yaml');
-  try {
-    loadConfig(path);
-  } catch (err) {
-    t.ok(err instanceof ConfigError, 'a ConfigError');
-    return (err as ConfigError).problems.map((p) => p.split(path).join('config.yaml'));
-  }
-  throw new Error('expected the config to be refused');
-}
+const problems = configProblems;
 
 /** Sets a variable unique to this test on process.env, removed at teardown. @returns its name */
 function setEnv(t: Test, value: string): string {
