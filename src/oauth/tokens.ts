@@ -16,6 +16,8 @@ export interface TokenRecord {
   readonly scope: readonly string[];
   /** expiry on the store's clock, ms */
   readonly expiresAt: number;
+  /** when it was issued, wall-clock epoch seconds (RFC 7662 `iat`; `tokens_issued_after` cut-offs) */
+  readonly issuedAt: number;
 }
 
 /** A grant to turn into an access token. */
@@ -92,6 +94,7 @@ export class MemoryTokenStore implements TokenStore {
       client_id: grant.client_id,
       scope: grant.scope,
       expiresAt: this.#now() + lifetimeMs,
+      issuedAt: Math.floor(Date.now() / 1000),
     };
     if (this.#index.size >= this.#maxActive) this.#evictFromLargestProfile(grant.profile);
     const cache = this.#cacheOf(grant.profile);
