@@ -61,6 +61,8 @@ export class Sidecar {
   readonly #upgraded = new Set<Duplex>();
   /** responses not yet finished or closed: drain() tells their connections to close */
   readonly #responses = new Set<ServerResponse>();
+  /** a 'close' listener shared by every tracked response (no closure per request) */
+  readonly #untrack: (this: ServerResponse) => void;
   #state: State;
   #listening = false;
   #draining = false;
@@ -68,6 +70,10 @@ export class Sidecar {
 
   constructor(opts: SidecarOptions) {
     this.#log = opts.log;
+    const responses = this.#responses;
+    this.#untrack = function (this: ServerResponse) {
+      responses.delete(this);
+    };
     this.#state = buildState(opts.config);
     this.store = opts.store ?? new MemoryTokenStore({ maxActive: opts.config.tokens.max_active, now: opts.now });
     this.#verifier = opts.verifier ?? new SecretVerifier();
@@ -246,7 +252,7 @@ export class Sidecar {
   /** Tracks a response until it is done, for drain(). */
   #track(res: ServerResponse): void {
     this.#responses.add(res);
-    res.once('close', () => this.#responses.delete(res));
+    res.once('close', this.#untrack);
   }
 
   async #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

@@ -61,6 +61,9 @@ interface Exchange {
   done: (outcome: ForwardOutcome) => void;
   proxyReq?: http.ClientRequest;
   timedOut: boolean;
+  /** for the idle sweep: the upstream socket's bytes read + written when last seen, and since when (ms) */
+  io: number;
+  quietSince: number;
   upstreamBroke: boolean;
   finished: boolean;
   bytes: number;
@@ -90,7 +93,17 @@ export class Forwarder {
     // B16: drop the pass that rewrites DELETE/OPTIONS without Content-Length to "Content-Length: 0".
     const passes = (this.#proxy as unknown as { webPasses: { name: string }[] }).webPasses;
     passes.splice(0, passes.length, ...passes.filter((pass) => pass.name !== 'deleteLength'));
-    this.#proxy.on('proxyReq', (proxyReq, _req, _res, options) => this.#onProxyReq(proxyReq, (options as ExchangeOptions).exchange));
+    this.#proxy.on('proxyReq', (proxyReq, _req, _res, options) => {
+      const exchange = (options as ExchangeOptions).exchange;
+      exchange.proxyReq = proxyReq;
+      watch(exchange);
+    });
+    // Emitted by http-proxy's own 'response' listener, before it would touch the response (it does
+    // not, with selfHandleResponse).
+    this.#proxy.on('proxyRes', (proxyRes, _req, res) => onProxyRes(proxyRes, (res as ExchangeHolder)[EXCHANGE]!));
+    // The upstream has said everything (the client may still be reading): its socket may already
+    // serve another request, so the exchange's idle clock stops here.
+    this.#proxy.on('end', (_req, res) => watched.delete((res as ExchangeHolder)[EXCHANGE]!));
     this.#proxy.on('proxyReqWs', (proxyReq, _req, _socket, options) =>
       this.#onProxyReqWs(proxyReq, (options as HandshakeOptions).handshake),
     );
@@ -104,20 +117,29 @@ export class Forwarder {
    * @param done called once with the outcome, after the client's response finished or closed
    */
   web(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, done: (outcome: ForwardOutcome) => void): void {
-    const exchange: Exchange = { target, res, done, timedOut: false, upstreamBroke: false, finished: false, bytes: 0 };
+    const exchange: Exchange = {
+      target,
+      res,
+      done,
+      timedOut: false,
+      io: -1,
+      quietSince: 0,
+      upstreamBroke: false,
+      finished: false,
+      bytes: 0,
+    };
     // B17: the client left while its request was being authorised (a token store may answer
     // asynchronously): its response closed before we could listen for that, so nothing is forwarded.
-    if (res.destroyed) return this.#finish(exchange, { status: 0, error: 'client_closed', bytes: 0 });
+    if (res.destroyed) return finish(exchange, { status: 0, error: 'client_closed', bytes: 0 });
     req.url = target.path;
-    // B17: the client went away (or its response ended): tear the upstream exchange down.
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        exchange.proxyReq?.destroy();
-        const error = exchange.timedOut ? 'upstream_timeout' : exchange.upstreamBroke ? 'upstream_error' : 'client_closed';
-        this.#finish(exchange, { status: res.headersSent ? res.statusCode : 0, error, bytes: exchange.bytes });
-      }
-    });
-    const options: ExchangeOptions = { target: target.upstream, agent: this.#agents[target.upstream.protocol as 'http:'], exchange };
+    // Listeners shared by every exchange find theirs on the emitter: no closures per request.
+    (res as ExchangeHolder)[EXCHANGE] = exchange;
+    res.once('close', onResponseClose);
+    const options: ExchangeOptions = {
+      target: plainTarget(target.upstream),
+      agent: this.#agents[target.upstream.protocol as 'http:'],
+      exchange,
+    };
     this.#proxy.web(req, res, options, (err) => this.#onError(err, exchange));
   }
 
@@ -144,12 +166,6 @@ export class Forwarder {
     this.#proxy.close();
   }
 
-  #onProxyReq(proxyReq: http.ClientRequest, exchange: Exchange): void {
-    exchange.proxyReq = proxyReq;
-    armTimeout(proxyReq, exchange.target.timeoutMs, exchange);
-    proxyReq.once('response', (proxyRes: IncomingMessage) => this.#onProxyRes(proxyRes, exchange));
-  }
-
   #onProxyReqWs(proxyReq: http.ClientRequest, handshake: Handshake): void {
     // The handshake's answer is due within timeoutMs; http-proxy clears the timer on the upgraded
     // socket, since a WebSocket may rightly stay silent for long.
@@ -159,23 +175,6 @@ export class Forwarder {
     proxyReq.once('response', (proxyRes: IncomingMessage) => closeDelimitedHeaders(proxyRes.headers));
   }
 
-  #onProxyRes(proxyRes: IncomingMessage, exchange: Exchange): void {
-    const res = exchange.res;
-    exchange.upstreamStatus = proxyRes.statusCode;
-    // statusCode is set on every response a client request receives.
-    res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
-    proxyRes.on('data', (chunk: Buffer) => (exchange.bytes += chunk.length));
-    // B18: the upstream died mid-body: end the client's connection short of the declared length.
-    const broke = (): void => {
-      exchange.upstreamBroke = true;
-      res.destroy();
-    };
-    proxyRes.once('error', broke);
-    proxyRes.once('aborted', broke);
-    res.once('finish', () => this.#finish(exchange, { status: res.statusCode, bytes: exchange.bytes }));
-    proxyRes.pipe(res);
-  }
-
   #onError(err: Error, exchange: Exchange): void {
     const res = exchange.res;
     const error = exchange.timedOut ? 'upstream_timeout' : 'upstream_error';
@@ -183,23 +182,75 @@ export class Forwarder {
     if (res.headersSent || res.destroyed) {
       // Too late for a status: cut the connection so the client sees a truncated response (B18, B19).
       res.destroy();
-      this.#finish(exchange, { status: res.statusCode, error, detail, bytes: exchange.bytes });
+      finish(exchange, { status: res.statusCode, error, detail, bytes: exchange.bytes });
       return;
     }
     const status = exchange.timedOut ? 504 : 502;
     sendMessage(res, status, exchange.timedOut ? TIMED_OUT : UNAVAILABLE);
-    this.#finish(exchange, { status, error, detail, bytes: 0 });
-  }
-
-  #finish(exchange: Exchange, outcome: ForwardOutcome): void {
-    if (exchange.finished) return;
-    exchange.finished = true;
-    exchange.done({ ...outcome, upstreamStatus: exchange.upstreamStatus });
+    finish(exchange, { status, error, detail, bytes: 0 });
   }
 }
 
+const EXCHANGE = Symbol('exchange');
+/** A client response or upstream response carrying its exchange, for the shared listeners below. */
+type ExchangeHolder = { [EXCHANGE]?: Exchange };
+
+/** The upstream answered: relay its status and headers without hop-by-hop fields (B14), then its body. */
+function onProxyRes(proxyRes: IncomingMessage, exchange: Exchange): void {
+  const res = exchange.res;
+  exchange.upstreamStatus = proxyRes.statusCode;
+  // statusCode is set on every response a client request receives.
+  res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
+  (proxyRes as ExchangeHolder)[EXCHANGE] = exchange;
+  proxyRes.on('data', countBytes);
+  // B18: the upstream died mid-body: end the client's connection short of the declared length.
+  proxyRes.once('error', upstreamBroke);
+  proxyRes.once('aborted', upstreamBroke);
+  proxyRes.pipe(res);
+}
+
+function countBytes(this: IncomingMessage, chunk: Buffer): void {
+  (this as ExchangeHolder)[EXCHANGE]!.bytes += chunk.length;
+}
+
+function upstreamBroke(this: IncomingMessage): void {
+  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
+  exchange.upstreamBroke = true;
+  exchange.res.destroy();
+}
+
 /**
- * B19: no byte from the upstream for `ms` -> mark the exchange as timed out, then abort it; the
+ * The client's response closed: after it finished (the exchange is complete), or before (B17: the
+ * client went away, or the upstream broke or timed out: tear the upstream exchange down).
+ */
+function onResponseClose(this: ServerResponse): void {
+  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
+  if (this.writableFinished) return finish(exchange, { status: this.statusCode, bytes: exchange.bytes });
+  exchange.proxyReq?.destroy();
+  const error = exchange.timedOut ? 'upstream_timeout' : exchange.upstreamBroke ? 'upstream_error' : 'client_closed';
+  finish(exchange, { status: this.headersSent ? this.statusCode : 0, error, bytes: exchange.bytes });
+}
+
+/** Reports the outcome once (the error handler and the close listener may both see the end). */
+function finish(exchange: Exchange, outcome: ForwardOutcome): void {
+  if (exchange.finished) return;
+  exchange.finished = true;
+  watched.delete(exchange);
+  outcome.upstreamStatus = exchange.upstreamStatus;
+  exchange.done(outcome);
+}
+
+// http-proxy copies ten fields of its target per request; a WHATWG URL computes each in a getter.
+const plainTargets = new WeakMap<URL, PlainTarget>();
+type PlainTarget = { protocol: string; host: string; hostname: string; port: string };
+function plainTarget(url: URL): PlainTarget {
+  let plain = plainTargets.get(url);
+  if (!plain) plainTargets.set(url, (plain = { protocol: url.protocol, host: url.host, hostname: url.hostname, port: url.port }));
+  return plain;
+}
+
+/**
+ * B19: no byte from the upstream for `ms` -> mark the handshake as timed out, then abort it; the
  * error handler sees the mark and answers 504 rather than the 502 a reset would get.
  */
 function armTimeout(proxyReq: http.ClientRequest, ms: number, state: { timedOut: boolean }): void {
@@ -207,6 +258,45 @@ function armTimeout(proxyReq: http.ClientRequest, ms: number, state: { timedOut:
     state.timedOut = true;
     proxyReq.destroy(new Error(TIMED_OUT));
   });
+}
+
+/**
+ * B19 for forwarded requests: an exchange whose upstream socket moves no byte either way for the
+ * collection's `timeout_ms` is timed out (504, or cut mid-body). One sweep every SWEEP_MS checks all
+ * of them, so a timeout fires up to SWEEP_MS late; a timer per request (what `setTimeout` on the
+ * request does) costs a Timeout object and listeners on every request and showed in the bench.
+ */
+export const SWEEP_MS = 100;
+const watched = new Set<Exchange>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function watch(exchange: Exchange): void {
+  const socket = exchange.proxyReq!.socket!; // 'proxyReq' is emitted once the request has its socket
+  exchange.io = socket.bytesRead + socket.bytesWritten;
+  exchange.quietSince = performance.now();
+  watched.add(exchange);
+  sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+}
+
+function sweep(): void {
+  const now = performance.now();
+  for (const exchange of watched) {
+    const proxyReq = exchange.proxyReq!; // set before watch()
+    const socket = proxyReq.socket!;
+    const io = socket.bytesRead + socket.bytesWritten;
+    if (io !== exchange.io) {
+      exchange.io = io;
+      exchange.quietSince = now;
+    } else if (now - exchange.quietSince >= exchange.target.timeoutMs) {
+      watched.delete(exchange);
+      exchange.timedOut = true;
+      proxyReq.destroy(new Error(TIMED_OUT));
+    }
+  }
+  if (watched.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
 }
 
 // RFC 9110 §15.6.3 / §15.6.5: the bodies of 502 and 504, without internal addresses or codes.

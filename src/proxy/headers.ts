@@ -15,6 +15,10 @@ const FORWARDED_FOR = 'x-forwarded-for';
 // (RFC 9112 §6). Dropping the framing of a body the sidecar still pipes would let the upstream read
 // that body as a second, unchecked request (B14, B16); Node frames each hop from these values.
 const MESSAGE_FIELDS = new Set(['host', 'content-length', 'transfer-encoding']);
+// What connectionOptions() returns for the usual Connection values.
+const NO_OPTIONS: readonly string[] = [];
+const KEEP_ALIVE: readonly string[] = ['keep-alive'];
+const CLOSE: readonly string[] = ['close'];
 
 /** Who the token says is calling: sent upstream as X-Client-Id and X-Access-Profile. */
 export interface Identity {
@@ -72,9 +76,14 @@ const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
  * Transfer-Encoding (Node frames the body for the client itself).
  */
 export function responseHeaderLines(rawHeaders: string[]): string[] {
-  const connection: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'connection') connection.push(rawHeaders[i + 1]!);
-  const drop = connection.length === 0 ? RESPONSE_DROPS : responseDrops(connection);
+  let drop = RESPONSE_DROPS;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    // The usual "keep-alive" or "close" names nothing beyond the hop-by-hop fields: no new Set.
+    const named = connectionOptions(rawHeaders[i + 1]);
+    if (named.some((option) => !drop.has(option))) drop = new Set([...drop, ...named]);
+  }
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (!drop.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
@@ -98,11 +107,17 @@ export function closeDelimitedHeaders(headers: IncomingHttpHeaders): void {
 function responseDrops(connection: (string | undefined)[]): Set<string> {
   return new Set([...HOP_BY_HOP, 'transfer-encoding', ...connection.flatMap(connectionOptions)]);
 }
-const RESPONSE_DROPS = responseDrops([]);
+// "close" too: a Connection option, never a field name, so the common `Connection: close` builds no Set.
+const RESPONSE_DROPS = responseDrops(['close']);
 
 /** The field names a Connection value nominates (RFC 9110 §7.6.1), lower-cased. */
-function connectionOptions(value: string | undefined): string[] {
-  return value ? value.split(',').map((token) => token.trim().toLowerCase()) : [];
+function connectionOptions(value: string | undefined): readonly string[] {
+  if (!value) return NO_OPTIONS;
+  // The usual values, on nearly every request and response: no split, no new array.
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive') return KEEP_ALIVE;
+  if (lower === 'close') return CLOSE;
+  return lower.split(',').map((token) => token.trim());
 }
 
 /** The TCP peer's address, IPv4-mapped IPv6 shown as plain IPv4 ("::ffff:10.1.2.3" -> "10.1.2.3"). */
