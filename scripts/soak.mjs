@@ -172,12 +172,14 @@ async function soak() {
     });
     inflight.add(p);
   };
-  const TICK_MS = 20;
-  let credit = 0;
+  // A fixed rate on the wall clock: each tick sends what is due since the load started, so a late
+  // timer (a busy machine) catches up instead of lowering the rate.
+  const loadStart = Date.now();
+  let fired = 0;
   const loadTimer = setInterval(() => {
-    credit += (cfg.rate * TICK_MS) / 1000;
-    for (; credit >= 1; credit--) fire();
-  }, TICK_MS);
+    const due = Math.floor(((Date.now() - loadStart) * cfg.rate) / 1000);
+    for (; fired < due; fired++) fire();
+  }, 20);
   const tokenTimer = setInterval(newToken, cfg.tokenS * 1000);
   // An expired token must be refused: the oldest kept one, once past its expiry by a second.
   const expiredTimer = setInterval(async () => {
