@@ -137,6 +137,7 @@ export async function proxyScenario(opts, { tmpDir }) {
             );
           }
           runs[name].push(s);
+          if (!s.requests) problems.push(`${name}, ${size}, ${connections} conn, round ${round + 1}: no request completed within the run`);
           const failed = s.non2xx || s.errors || s.timeouts;
           log(
             `  round ${round + 1} ${name.padEnd(11)} ${fmt(s.rps, 0).padStart(7)} req/s  p50 ${fmt(s.p50, 3)} ms  p99 ${fmt(s.p99, 2)} ms` +
