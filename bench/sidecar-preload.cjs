@@ -1,13 +1,37 @@
-// Preloaded into the sidecar by bench/run.mjs (`node --expose-gc -r`); it changes nothing in the sidecar.
+// Preloaded into the sidecar by bench/run.mjs and scripts/soak.mjs (`node --expose-gc -r`); it changes
+// nothing in the sidecar.
 // - When the bench's end of the stdin pipe closes (the bench exited, even by SIGKILL), the sidecar gets
 //   SIGTERM, so no orphan keeps the port.
-// - A line "mem" on stdin prints {"bench_mem":process.memoryUsage()} on stderr; "gc" runs a full GC
-//   first, so the bench can tell a leak (live heap growing) from memory the allocator merely keeps.
-//   Forced GCs discard V8's warmed-up code state (the next seconds run several times slower), so the
-//   bench sends "gc" only around its leak check, never before a measured run.
+// - Probes, one line on stdin each, answered by one JSON line {"bench_probe":<line>,...} on stderr:
+//   "mem": process.memoryUsage(); "gc": a full GC first, so the bench can tell a leak (live heap
+//   growing) from memory the allocator merely keeps. Forced GCs discard V8's warmed-up code state (the
+//   next seconds run several times slower), so the bench sends "gc" only where it measures memory,
+//   never before a measured run.
+//   "loop-start" / "loop-stop": event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)
+//   between the two, p50/p99/max in ms, and this process's CPU seconds (process.cpuUsage).
 const readline = require('node:readline');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+
+const delay = monitorEventLoopDelay({ resolution: 1 });
+let cpuAtStart;
+const ms = (ns) => Math.round(ns / 1e4) / 100;
+const answer = (line, extra) => process.stderr.write(JSON.stringify({ bench_probe: line, ...extra }) + '\n');
+
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'gc' && typeof globalThis.gc === 'function') globalThis.gc();
-  if (line === 'gc' || line === 'mem') process.stderr.write(JSON.stringify({ bench_mem: process.memoryUsage() }) + '\n');
+  if (line === 'gc' || line === 'mem') answer(line, { mem: process.memoryUsage() });
+  else if (line === 'loop-start') {
+    delay.reset();
+    delay.enable();
+    cpuAtStart = process.cpuUsage();
+    answer(line, {});
+  } else if (line === 'loop-stop') {
+    delay.disable();
+    const cpu = process.cpuUsage(cpuAtStart);
+    answer(line, {
+      loop_delay_ms: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
+      cpu_s: (cpu.user + cpu.system) / 1e6,
+    });
+  }
 });
 process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));

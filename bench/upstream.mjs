@@ -1,13 +1,28 @@
-// Bench upstream: answers every request with a small JSON body over keep-alive.
+// Bench upstream: answers every request with a small JSON body (60 bytes) over keep-alive; a path
+// ending in /big gets a 64 KiB JSON body instead; a query with delay=<ms> answers after that delay
+// (the soak's client aborts). Usage: node bench/upstream.mjs [PORT] (default 0: any free port).
 // Prints {"event":"listening","port":N} on stdout; exits when its parent's stdin pipe closes.
 import http from 'node:http';
 
-const body = JSON.stringify({ ok: true, service: 'bench-upstream', items: [1, 2, 3] });
+const small = Buffer.from(JSON.stringify({ ok: true, service: 'bench-upstream', items: [1, 2, 3] }));
+const BIG_SIZE = 64 * 1024;
+const bigPrefix = '{"ok":true,"service":"bench-upstream","pad":"';
+const big = Buffer.from(bigPrefix + 'x'.repeat(BIG_SIZE - bigPrefix.length - 2) + '"}');
+const headers = (body) => ({ 'Content-Type': 'application/json', 'Content-Length': body.length });
+
 const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
+    const q = req.url.indexOf('?');
+    const pathname = q < 0 ? req.url : req.url.slice(0, q);
+    const body = pathname.endsWith('/big') ? big : small;
+    const delay = q >= 0 && req.url.includes('delay=') ? Number(new URLSearchParams(req.url.slice(q + 1)).get('delay')) : 0;
+    const send = () => {
+      res.writeHead(200, headers(body));
+      res.end(body);
+    };
+    if (delay > 0) setTimeout(send, delay);
+    else send();
   });
 });
 // Outlast every client's idle pool, so a pooled socket is never closed under a proxy mid-reuse.
@@ -16,7 +31,7 @@ server.keepAliveTimeout = 60_000;
 let connections = 0;
 server.on('connection', () => connections++);
 process.on('SIGUSR2', () => process.stdout.write(JSON.stringify({ event: 'stats', connections }) + '\n'));
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ event: 'listening', port: server.address().port }) + '\n');
 });
 process.stdin.resume();

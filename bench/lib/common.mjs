@@ -1,0 +1,320 @@
+// Shared by bench/run.mjs, its scenarios and scripts/soak.mjs: child processes, load, CPU and memory
+// readings from /proc, statistics, target checks and formatting. Not a test file (tap only runs
+// test/**/*.test.ts).
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(BENCH_DIR, '..');
+
+/** Every child started through startChild, so the caller can kill them all on exit. */
+export const children = new Set();
+
+/**
+ * Spawns `node ...args` with piped stdio. JSON lines on its stdout or stderr are collected in
+ * `child.lines`; `child.waitForLine(match, timeoutMs, from)` resolves with the first that matches.
+ */
+export function startChild(name, args, env = {}) {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = { name, proc, lines: [], stderr: [], waiters: new Set(), exited: undefined, expectedExit: false };
+  children.add(child);
+  const onLine = (line, isStderr) => {
+    if (isStderr) {
+      child.stderr.push(line);
+      if (child.stderr.length > 200) child.stderr.shift();
+    }
+    if (!line.startsWith('{')) return;
+    let parsed;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return;
+    }
+    // The sidecar logs one line per request at info; keep only what the bench reads, bounded.
+    if (child.keep && !child.keep(parsed)) return;
+    child.lines.push(parsed);
+    for (const w of child.waiters) w();
+  };
+  readline.createInterface({ input: proc.stdout }).on('line', (line) => onLine(line, false));
+  readline.createInterface({ input: proc.stderr }).on('line', (line) => onLine(line, true));
+  proc.stdin.on('error', () => {}); // EPIPE when the child is gone: reported through `exited`
+  proc.on('exit', (code, signal) => {
+    child.exited = { code, signal };
+    for (const w of child.waiters) w();
+  });
+  child.waitForLine = (match, timeoutMs, from = 0) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => settle(() => reject(new Error(`${name}: expected line not seen within ${timeoutMs} ms`))), timeoutMs);
+      const check = () => {
+        const hit = child.lines.slice(from).find(match);
+        if (hit) settle(() => resolve(hit));
+        else if (child.exited) settle(() => reject(new Error(`${name} exited (${JSON.stringify(child.exited)}) before the expected line`)));
+      };
+      const settle = (fn) => {
+        clearTimeout(timer);
+        child.waiters.delete(check);
+        fn();
+      };
+      child.waiters.add(check);
+      check();
+    });
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit status. */
+  child.stop = async (graceMs = 15_000) => {
+    child.expectedExit = true;
+    if (!child.exited) {
+      const exited = new Promise((resolve) => child.proc.once('exit', resolve));
+      child.proc.kill('SIGTERM');
+      if ((await Promise.race([exited, sleep(graceMs).then(() => 'timeout')])) === 'timeout') {
+        child.proc.kill('SIGKILL');
+        await exited;
+        child.killed = true;
+      }
+    }
+    children.delete(child);
+    return child.exited;
+  };
+  return child;
+}
+
+/** Kills every child still running (on exit, whatever the way out). */
+export function killChildren() {
+  for (const child of children) if (!child.exited) child.proc.kill('SIGKILL');
+}
+
+/** Throws if a child exited that was not asked to. */
+export function assertAlive() {
+  for (const child of children) {
+    if (child.exited && !child.expectedExit) {
+      const tail = child.stderr.slice(-10).join('\n');
+      throw new Error(`${child.name} exited during the run: ${JSON.stringify(child.exited)}${tail ? `\n${tail}` : ''}`);
+    }
+  }
+}
+
+/** node:http upstream (bench/upstream.mjs); resolves with the child and its port. */
+export async function startUpstream(port = 0) {
+  const child = startChild('upstream', [path.join(BENCH_DIR, 'upstream.mjs'), String(port)]);
+  child.port = (await child.waitForLine((e) => e.event === 'listening', 10_000)).port;
+  return child;
+}
+
+/**
+ * The built sidecar (`node dist/main.js`) on `configText`, with bench/sidecar-preload.cjs preloaded
+ * (memory and event-loop probes on stdin, exit when our stdin pipe closes). Its port comes from its
+ * `listening` line, printed at every log level; with `withAdmin` (the config sets admin_listen), the
+ * admin port from its `admin_listening` line.
+ */
+export async function startSidecar(name, configPath, env = {}, withAdmin = false) {
+  const args = ['--expose-gc', '-r', path.join(BENCH_DIR, 'sidecar-preload.cjs'), path.join(ROOT, 'dist/main.js'), '--config', configPath];
+  const child = startChild(name, args, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env });
+  child.keep = (e) => e.level !== 'info' || e.event === 'listening' || e.event === 'admin_listening';
+  child.port = (await child.waitForLine((e) => e.event === 'listening', 15_000)).port;
+  if (withAdmin) child.adminPort = (await child.waitForLine((e) => e.event === 'admin_listening', 15_000)).port;
+  return child;
+}
+
+/**
+ * Asks the preloaded probe of a sidecar child. `what`: "mem" (process.memoryUsage()), "gc" (full GC
+ * first), "loop-start" / "loop-stop" (event-loop delay percentiles since loop-start, ms).
+ */
+export async function probe(child, what) {
+  const from = child.lines.length;
+  child.proc.stdin.write(what + '\n');
+  const line = await child.waitForLine((e) => e.bench_probe === what, 10_000, from);
+  return line;
+}
+
+/** RSS and live heap of a sidecar child in MiB; `gc` forces a full GC first (slows the next seconds). */
+export async function sidecarMemory(child, at, gc = false) {
+  const { mem } = await probe(child, gc ? 'gc' : 'mem');
+  return { at, rss_mb: round1(mem.rss / 2 ** 20), heap_mb: round1(mem.heapUsed / 2 ** 20) };
+}
+
+/**
+ * One autocannon run. Its histogram keeps whole milliseconds, too coarse on loopback, so every
+ * response time (ms, float) is also collected here; `r.latencies` holds them sorted.
+ * @param job autocannon options (url, method, headers, body); `seconds` or `job.amount` bounds the run
+ */
+export async function load(job, connections, seconds, onResponse) {
+  const latencies = [];
+  const instance = autocannon({ ...job, connections, ...(job.amount ? {} : { duration: seconds }), pipelining: 1, timeout: 10 });
+  instance.on('response', (_client, status, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    if (onResponse) onResponse(status);
+  });
+  const r = await instance;
+  r.latencies = latencies.sort((a, b) => a - b);
+  return r;
+}
+
+/** A sample of a Prometheus metric (no labels) from the sidecar's admin port; NaN if absent. */
+export async function metric(adminPort, name) {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Status code -> count of an autocannon result. */
+export function statusCodes(r) {
+  return Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
+}
+
+// ---- /proc readings (Linux) ----
+
+/** utime + stime of a process in seconds (Linux /proc; assumes 100 ticks/s); NaN elsewhere. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (/proc/stat), and of this process and its children. */
+export function machineCpu() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system steal; irq and softirq left out: loopback packet work lands there, unattributed
+    const busy = (f[0] + f[1] + f[2] + (f[7] ?? 0)) / 100;
+    let ours = cpuSeconds(process.pid);
+    for (const child of children) if (!child.exited) ours += cpuSeconds(child.proc.pid);
+    return { busy, ours };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cores' worth of CPU used by processes other than the bench during a run (noise indicator). */
+export function otherCpu(before, after, seconds) {
+  if (!before || !after || Number.isNaN(before.ours) || Number.isNaN(after.ours)) return undefined;
+  return round3(Math.max(0, after.busy - before.busy - (after.ours - before.ours)) / seconds);
+}
+
+/** VmRSS of a process in MiB, from /proc/<pid>/status; NaN if unreadable. */
+export function rssMiB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round1(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Open sockets of a process: entries of /proc/<pid>/fd that link to socket:[...] (includes stdio pipes). */
+export function socketCount(pid) {
+  try {
+    let n = 0;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {
+        // closed between readdir and readlink
+      }
+    }
+    return n;
+  } catch {
+    return NaN;
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// ---- statistics ----
+
+export function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
+}
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+export function sum(xs) {
+  return xs.reduce((a, b) => a + b, 0);
+}
+export function round1(x) {
+  return Math.round(x * 10) / 10;
+}
+export function round3(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+// ---- targets ----
+
+/**
+ * A target check: `measured op limit` (op ">=" or "<="). `stretch` is a second, harder limit
+ * reported beside it; it never makes the check FAIL. `note` says on what the figure rests (noisy...).
+ * @returns {{scenario, name, measured, op, limit, unit, result: 'PASS'|'FAIL'|'n/a', stretch?, note?}}
+ */
+export function check(scenario, name, measured, op, limit, unit = '', { stretch, note } = {}) {
+  const ok = (v, l) => (op === '>=' ? v >= l : v <= l);
+  const valid = typeof measured === 'number' && Number.isFinite(measured);
+  return {
+    scenario,
+    name,
+    measured: valid ? round3(measured) : undefined,
+    op,
+    limit,
+    unit,
+    result: valid ? (ok(measured, limit) ? 'PASS' : 'FAIL') : 'n/a',
+    ...(stretch !== undefined ? { stretch, stretch_result: valid ? (ok(measured, stretch) ? 'PASS' : 'FAIL') : 'n/a' } : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+/** The target table of one scenario, as lines. */
+export function targetLines(checks) {
+  if (!checks.length) return [];
+  const w = Math.max(...checks.map((c) => c.name.length), 6);
+  const lines = [`${'target'.padEnd(w)}  ${'measured'.padStart(12)}  ${'limit'.padEnd(14)}result  stretch`];
+  for (const c of checks) {
+    const measured = c.measured === undefined ? '-' : `${fmtNum(c.measured)}${c.unit}`;
+    const stretch = c.stretch === undefined ? '' : `${c.op} ${fmtNum(c.stretch)}${c.unit} ${c.stretch_result}`;
+    lines.push(
+      `${c.name.padEnd(w)}  ${measured.padStart(12)}  ${`${c.op} ${fmtNum(c.limit)}${c.unit}`.padEnd(14)}${c.result.padEnd(7)} ${stretch}` +
+        (c.note ? `  (${c.note})` : ''),
+    );
+  }
+  return lines;
+}
+
+function fmtNum(x) {
+  if (Math.abs(x) >= 1000) return String(Math.round(x));
+  if (Math.abs(x) >= 10) return x.toFixed(1).replace(/\.0$/, '');
+  return String(round3(x));
+}
+
+// ---- formatting ----
+
+export function fmt(x, digits) {
+  return x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits);
+}
+export function pct(x) {
+  return x === undefined || Number.isNaN(x) ? '-' : `${Math.round(x * 100)}%`;
+}
+export function log(s) {
+  process.stderr.write(s + '\n');
+}
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** "noisy runs" when any of the aggregated targets rests on runs with other CPU load, else undefined. */
+export function aggregateCheckNote(targets) {
+  return targets.some((t) => t.basis === 'all runs') ? 'from noisy runs' : undefined;
+}

@@ -1,0 +1,383 @@
+// Scenario "proxy": the upstream alone, a bare http-proxy pass-through and the sidecar with bearer
+// validation (and Express Gateway when BENCH_EG_DIR is set), interleaved, at each connection count and
+// response size. See bench/README.md.
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import {
+  BENCH_DIR,
+  aggregateCheckNote,
+  assertAlive,
+  check,
+  cpuSeconds,
+  fmt,
+  load,
+  log,
+  machineCpu,
+  otherCpu,
+  pct,
+  percentile,
+  round3,
+  median,
+  sidecarMemory,
+  startChild,
+  startSidecar,
+  startUpstream,
+  statusCodes,
+  sum,
+  targetLines,
+} from '../lib/common.mjs';
+import { basic, fetchToken } from '../lib/oauth.mjs';
+
+/** A run is "noisy" when other processes used more than this share of a core during it. */
+const NOISE_LIMIT = 0.15;
+const WARMUP_CHUNK_S = 2;
+const MAX_ACTIVE = 100_000;
+const LABEL = {
+  upstream: 'upstream (direct)',
+  passthrough: 'bare http-proxy',
+  sidecar: 'sidecar (bearer)',
+  eg: 'express-gateway (oauth2)',
+};
+const PATHS = { small: 'items?id=1', '64k': 'big' };
+
+/**
+ * @param opts.connections connection counts, opts.sizes ("small", "64k"), opts.duration (s per run),
+ *   opts.rounds, opts.warmup (most s of JIT warm-up per target), opts.comboWarmup (s per target before
+ *   each connections x size combination), opts.extraRounds, opts.egDir
+ */
+export async function proxyScenario(opts, { tmpDir }) {
+  const problems = [];
+  const upstream = await startUpstream();
+  const upPort = upstream.port;
+  const passthrough = startChild('passthrough', [path.join(BENCH_DIR, 'passthrough.mjs'), `http://127.0.0.1:${upPort}`]);
+  const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
+  const configPath = path.join(tmpDir, 'proxy.yaml');
+  writeFileSync(configPath, sidecarConfig(upPort));
+  const sidecar = await startSidecar('sidecar', configPath);
+  const tokenUrl = `http://127.0.0.1:${sidecar.port}/oauth2/token`;
+  const auth = basic('bench-client', 'bench-secret');
+  let eg;
+  if (opts.egDir) {
+    eg = startChild('express-gateway', [path.join(BENCH_DIR, 'eg-gateway.cjs'), opts.egDir, `http://127.0.0.1:${upPort}/v1`]);
+    const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
+    Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
+  }
+  const order = ['upstream', 'passthrough', 'sidecar', ...(eg ? ['eg'] : [])];
+  const procOf = { upstream: upstream.proc, passthrough: passthrough.proc, sidecar: sidecar.proc, eg: eg?.proc };
+  const base = {
+    upstream: `http://127.0.0.1:${upPort}/v1/`,
+    passthrough: `http://127.0.0.1:${ptPort}/v1/`,
+    sidecar: `http://127.0.0.1:${sidecar.port}/api/`,
+    eg: eg && `http://127.0.0.1:${eg.port}/api/`,
+  };
+  const egToken = eg && (await fetchToken(`http://127.0.0.1:${eg.port}/oauth2/token`, eg.auth));
+  await sanityCheck(base, order, await fetchToken(tokenUrl, auth), egToken);
+
+  // A fresh bearer before each sidecar run costs nothing measurable and keeps the run independent of
+  // whatever the store did before.
+  const job = async (name, size) => {
+    const url = base[name] + PATHS[size];
+    if (name === 'sidecar') return { url, headers: { authorization: `Bearer ${await fetchToken(tokenUrl, auth)}` } };
+    if (name === 'eg') return { url, headers: { authorization: `Bearer ${egToken}` } };
+    return { url };
+  };
+  const upstreamConnections = async () => {
+    const from = upstream.lines.length;
+    upstream.proc.kill('SIGUSR2');
+    return (await upstream.waitForLine((e) => e.event === 'stats', 5000, from)).connections;
+  };
+  const memory = [await sidecarMemory(sidecar, 'start')];
+
+  // JIT warm-up, once: 2-second chunks until the server's CPU per request settles (within 15% of the
+  // previous chunk), at least 2 chunks, at most opts.warmup seconds. The sidecar needs the longest.
+  log(`\n== proxy: JIT warm-up (up to ${opts.warmup} s per target, ${opts.sizes[0]}, 50 connections)`);
+  for (const name of order) {
+    const steps = [];
+    for (let t = 0; t < opts.warmup; t += WARMUP_CHUNK_S) {
+      const before = cpuSeconds(procOf[name].pid);
+      const r = await load(await job(name, opts.sizes[0]), 50, Math.min(WARMUP_CHUNK_S, opts.warmup - t));
+      steps.push(Math.round(((cpuSeconds(procOf[name].pid) - before) / Math.max(1, r.requests.total)) * 1e6));
+      const [prev, last] = steps.slice(-2);
+      if (steps.length >= 2 && Math.abs(last - prev) <= 0.15 * prev) break;
+    }
+    log(`  warm-up ${name.padEnd(11)} cpu us/req per ${WARMUP_CHUNK_S} s: ${steps.join(' -> ')}`);
+  }
+  memory.push(await sidecarMemory(sidecar, 'after warm-up'));
+
+  const results = [];
+  for (const size of opts.sizes) {
+    for (const connections of opts.connections) {
+      log(
+        `\n== proxy ${size}, ${connections} connection(s): ${opts.comboWarmup} s warm-up each, ${opts.rounds} round(s) x ${opts.duration} s`,
+      );
+      for (const name of order) if (opts.comboWarmup > 0) await load(await job(name, size), connections, opts.comboWarmup);
+      const runs = Object.fromEntries(order.map((n) => [n, []]));
+      const quiet = (name) => runs[name].filter((r) => r.other_cpu !== undefined && r.other_cpu <= NOISE_LIMIT).length;
+      for (let round = 0; ; round++) {
+        const extra = round >= opts.rounds;
+        // One more round only if some targets had quiet runs and others none: when every run was noisy,
+        // the machine is busy throughout and another round would not change that.
+        const lacking = order.filter((n) => quiet(n) === 0);
+        if (extra && (round >= opts.rounds + opts.extraRounds || lacking.length === 0 || lacking.length === order.length)) break;
+        if (extra) log(`  extra round: no quiet run yet for ${lacking.join(', ')}`);
+        // rotate the order each round so no target always follows the same one
+        for (const name of order.map((_, i) => order[(i + round) % order.length])) {
+          const pid = procOf[name].pid;
+          const spec = await job(name, size);
+          const conns = await upstreamConnections();
+          const before = { server: cpuSeconds(pid), machine: machineCpu() };
+          const r = await load(spec, connections, opts.duration);
+          const s = summarise(r, cpuSeconds(pid) - before.server, otherCpu(before.machine, machineCpu(), r.duration));
+          s.round = round + 1;
+          s.upstream_connections_opened = (await upstreamConnections()) - conns;
+          // A proxy that reuses its upstream sockets opens at most one per client connection per run.
+          if (name !== 'upstream' && s.upstream_connections_opened > 2 * connections) {
+            problems.push(
+              `${name}, ${size}, ${connections} conn, round ${round + 1}: ${s.upstream_connections_opened} upstream connections opened for ${s.requests} requests (keep-alive not reused)`,
+            );
+          }
+          runs[name].push(s);
+          if (!s.requests) problems.push(`${name}, ${size}, ${connections} conn, round ${round + 1}: no request completed within the run`);
+          const failed = s.non2xx || s.errors || s.timeouts;
+          log(
+            `  round ${round + 1} ${name.padEnd(11)} ${fmt(s.rps, 0).padStart(7)} req/s  p50 ${fmt(s.p50, 3)} ms  p99 ${fmt(s.p99, 2)} ms` +
+              `  server cpu ${pct(s.cpu)} ${fmt(s.cpu_us_per_req, 0)} us/req  other procs ${pct(s.other_cpu)}${s.other_cpu > NOISE_LIMIT ? ' (noisy)' : ''}` +
+              `  upstream conns +${s.upstream_connections_opened}` +
+              (failed ? `  non2xx ${s.non2xx} errors ${s.errors} timeouts ${s.timeouts}` : ''),
+          );
+          if (failed) {
+            problems.push(
+              `${name}, ${size}, ${connections} conn, round ${round + 1}: non2xx ${s.non2xx}, errors ${s.errors}, timeouts ${s.timeouts}` +
+                ` (status codes ${JSON.stringify(s.status_codes)})`,
+            );
+          }
+          assertAlive();
+        }
+      }
+      memory.push(await sidecarMemory(sidecar, `${size} c${connections}`));
+      const targets = Object.fromEntries(order.map((n) => [n, aggregate(runs[n])]));
+      const noisy = order.filter((n) => targets[n].basis === 'all runs');
+      if (noisy.length)
+        problems.push(
+          `${size}, ${connections} conn: no run free of other CPU load for ${noisy.join(', ')}; their figures come from noisy runs`,
+        );
+      const t = targets;
+      results.push({
+        size,
+        connections,
+        targets,
+        sidecar_vs_passthrough: {
+          rps: round3(t.sidecar.rps / t.passthrough.rps),
+          p50: round3(t.sidecar.p50 / t.passthrough.p50),
+          p99: round3(t.sidecar.p99 / t.passthrough.p99),
+          cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.passthrough.cpu_us_per_req,
+        },
+        sidecar_vs_upstream: { p50_added_us: Math.round((t.sidecar.p50 - t.upstream.p50) * 1000) },
+        ...(eg ? { sidecar_vs_eg: { rps: round3(t.sidecar.rps / t.eg.rps) } } : {}),
+        runs,
+      });
+    }
+  }
+
+  // Leak check: live heap (after a full GC) before and after GET-only load at the most connections.
+  const leakConnections = Math.max(...opts.connections);
+  const heapBefore = await sidecarMemory(sidecar, 'leak check start, after GC', true);
+  const leakRun = await load(await job('sidecar', opts.sizes[0]), leakConnections, opts.duration * 2);
+  const heapAfter = await sidecarMemory(sidecar, 'leak check end, after GC', true);
+  memory.push(heapBefore, heapAfter);
+  const leak = {
+    requests: leakRun.requests.total,
+    non2xx: leakRun.non2xx,
+    heap_mb_before: heapBefore.heap_mb,
+    heap_mb_after: heapAfter.heap_mb,
+    bytes_per_request: round3(((heapAfter.heap_mb - heapBefore.heap_mb) * 1024 * 1024) / leakRun.requests.total),
+  };
+  if (leakRun.non2xx || leakRun.errors) problems.push(`leak-check GET run: non2xx ${leakRun.non2xx}, errors ${leakRun.errors}`);
+
+  const status = await sidecar.stop();
+  if (sidecar.killed) problems.push('sidecar did not exit within 15 s of SIGTERM');
+  else if (status.code !== 0) problems.push(`sidecar exited with ${JSON.stringify(status)} after SIGTERM`);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // let readline deliver the last lines
+  const events = {};
+  for (const e of sidecar.lines) {
+    if (e.bench_probe || e.event === 'listening') continue;
+    const key = e.event ?? e.msg ?? 'unknown';
+    events[key] = (events[key] ?? 0) + 1;
+  }
+  for (const [event, count] of Object.entries(events)) problems.push(`sidecar logged ${count} x "${event}" at warn or above`);
+  for (const c of [upstream, passthrough, eg]) if (c) await c.stop(2000);
+
+  const checks = proxyChecks(results, leak, !!eg);
+  return {
+    name: 'proxy',
+    lines: tableLines(results, order, opts, memory, leak, eg),
+    checks,
+    problems,
+    json: { results, sidecar_memory_mb: memory, leak_check: leak, sidecar_log_events: events, express_gateway: eg?.version },
+  };
+}
+
+/** The issue's targets for bearer-validated forwarding, per response size. */
+function proxyChecks(results, leak, withEg) {
+  const checks = [];
+  const sizes = [...new Set(results.map((r) => r.size))];
+  for (const size of sizes) {
+    const at = (c) => results.find((r) => r.size === size && r.connections === c);
+    const c50 = at(50);
+    const c1 = at(1);
+    const note = (r, names) => aggregateCheckNote(names.map((n) => r.targets[n]));
+    if (c50) {
+      checks.push(
+        check('proxy', `${size} c50 req/s sidecar / bare http-proxy`, c50.sidecar_vs_passthrough.rps, '>=', 0.9, 'x', {
+          stretch: 1.0,
+          note: note(c50, ['sidecar', 'passthrough']),
+        }),
+        check(
+          'proxy',
+          `${size} c50 cpu/request sidecar - bare http-proxy`,
+          c50.sidecar_vs_passthrough.cpu_us_per_req_added,
+          '<=',
+          15,
+          ' us',
+          {
+            note: note(c50, ['sidecar', 'passthrough']),
+          },
+        ),
+        check('proxy', `${size} c50 p99 sidecar / bare http-proxy`, c50.sidecar_vs_passthrough.p99, '<=', 1.3, 'x', {
+          note: note(c50, ['sidecar', 'passthrough']),
+        }),
+      );
+      if (withEg)
+        checks.push(
+          check('proxy', `${size} c50 req/s sidecar / express-gateway`, c50.sidecar_vs_eg.rps, '>=', 5, 'x', {
+            note: note(c50, ['sidecar', 'eg']),
+          }),
+        );
+    }
+    if (c1)
+      checks.push(
+        check('proxy', `${size} c1 p50 sidecar - upstream alone`, c1.sidecar_vs_upstream.p50_added_us, '<=', 120, ' us', {
+          note: note(c1, ['sidecar', 'upstream']),
+        }),
+      );
+  }
+  // Not an issue target, but a live heap that grows with GETs is a leak whatever the speed: more than
+  // 50 B per GET, beyond 2 MiB of noise (what V8 keeps between two full GCs varies by about that much).
+  const limitMiB = Math.max(2, (50 * leak.requests) / 2 ** 20);
+  checks.push(
+    check(
+      'proxy',
+      'live heap growth over the leak check',
+      leak.heap_mb_after - leak.heap_mb_before,
+      '<=',
+      Number(limitMiB.toFixed(1)),
+      ' MiB',
+    ),
+  );
+  return checks;
+}
+
+function tableLines(results, order, opts, memory, leak, eg) {
+  const lines = [];
+  for (const r of results) {
+    lines.push('', `${r.size} responses, ${r.connections} connection(s), ${opts.duration} s runs, median of quiet runs`);
+    lines.push(
+      `${'target'.padEnd(26)}${'req/s'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'cpu'.padStart(6)}${'us/req'.padStart(8)}${'non2xx'.padStart(8)}${'errors'.padStart(8)}  basis`,
+    );
+    for (const name of order) {
+      const t = r.targets[name];
+      lines.push(
+        `${LABEL[name].padEnd(26)}${String(t.rps).padStart(8)}${fmt(t.p50, 3).padStart(9)}${fmt(t.p99, 2).padStart(9)}${pct(t.cpu).padStart(6)}` +
+          `${fmt(t.cpu_us_per_req, 0).padStart(8)}${String(t.non2xx).padStart(8)}${String(t.errors).padStart(8)}  ${t.basis}`,
+      );
+    }
+    const q = r.sidecar_vs_passthrough;
+    lines.push(
+      `sidecar vs bare http-proxy: req/s x${fmt(q.rps, 2)}, p50 x${fmt(q.p50, 2)}, p99 x${fmt(q.p99, 2)}, cpu/request +${fmt(q.cpu_us_per_req_added, 0)} us;` +
+        ` p50 over upstream alone +${r.sidecar_vs_upstream.p50_added_us} us` +
+        (r.sidecar_vs_eg ? `; req/s x${fmt(r.sidecar_vs_eg.rps, 2)} express-gateway ${eg.version}` : ''),
+    );
+  }
+  lines.push(
+    '',
+    `sidecar memory MiB (rss/live heap): ${memory.map((s) => `${s.at} ${s.rss_mb}/${s.heap_mb}`).join(', ')}`,
+    `leak check: ${leak.requests} GETs, live heap ${leak.heap_mb_before} -> ${leak.heap_mb_after} MiB (${fmt(leak.bytes_per_request, 1)} B/request)`,
+  );
+  return lines;
+}
+
+/** Each target answers the upstream's bodies; the sidecar refuses a request without a bearer. */
+async function sanityCheck(base, order, token, egToken) {
+  const get = async (u, headers = {}) => {
+    const res = await fetch(u, { headers });
+    return { status: res.status, body: await res.text() };
+  };
+  for (const p of Object.values(PATHS)) {
+    const direct = await get(base.upstream + p);
+    if (direct.status !== 200) throw new Error(`upstream answered ${direct.status}`);
+    for (const name of order.slice(1)) {
+      const bearer = name === 'sidecar' ? token : egToken;
+      const res = await get(base[name] + p, bearer ? { authorization: `Bearer ${bearer}` } : {});
+      if (res.status !== 200 || res.body !== direct.body) throw new Error(`${name} answered ${res.status} ${res.body.slice(0, 200)}`);
+    }
+  }
+  const anonymous = await get(base.sidecar + PATHS.small);
+  if (anonymous.status !== 401) throw new Error(`sidecar without a bearer answered ${anonymous.status}, expected 401`);
+}
+
+/** @param cpuSecs CPU seconds the server under test used during the run */
+function summarise(r, cpuSecs, otherCpuShare) {
+  const cpu = cpuSecs / r.duration;
+  return {
+    rps: Math.round(r.requests.total / r.duration),
+    p50: round3(percentile(r.latencies, 50)),
+    p99: round3(percentile(r.latencies, 99)),
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    status_codes: statusCodes(r),
+    cpu: Number.isNaN(cpu) ? undefined : round3(cpu),
+    cpu_us_per_req: Number.isNaN(cpu) || !r.requests.total ? undefined : Math.round((cpuSecs / r.requests.total) * 1e6),
+    other_cpu: otherCpuShare,
+  };
+}
+
+/** Medians over the quiet runs (other CPU load <= NOISE_LIMIT); over all runs if none was quiet. */
+function aggregate(runs) {
+  const quiet = runs.filter((r) => r.other_cpu !== undefined && r.other_cpu <= NOISE_LIMIT);
+  const used = quiet.length ? quiet : runs;
+  return {
+    rps: Math.round(median(used.map((r) => r.rps))),
+    p50: round3(median(used.map((r) => r.p50))),
+    p99: round3(median(used.map((r) => r.p99))),
+    cpu: used.every((r) => r.cpu !== undefined) ? round3(median(used.map((r) => r.cpu))) : undefined,
+    cpu_us_per_req: used.every((r) => r.cpu_us_per_req !== undefined) ? Math.round(median(used.map((r) => r.cpu_us_per_req))) : undefined,
+    basis: quiet.length ? `${quiet.length}/${runs.length} quiet runs` : 'all runs',
+    rps_all_runs: runs.map((r) => r.rps),
+    non2xx: sum(runs.map((r) => r.non2xx)),
+    errors: sum(runs.map((r) => r.errors + r.timeouts)),
+  };
+}
+
+function sidecarConfig(upPort) {
+  return `# generated by bench/scenarios/proxy.mjs
+listen: 127.0.0.1:0
+realm: bench
+domains:
+  - host: "*"
+tokens:
+  expires_in: 3600
+  max_active: ${MAX_ACTIVE}
+collections:
+  - name: bench
+    path: /api
+    upstream: http://127.0.0.1:${upPort}/v1
+    timeout_ms: 30000
+access_profiles:
+  - name: bench
+    client_id: bench-client
+    client_secret: bench-secret
+    collections: [bench]
+`;
+}
