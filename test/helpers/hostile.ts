@@ -6,7 +6,8 @@
  */
 import type { Test } from 'tap';
 import type { Config } from '../../src/config/schema.js';
-import { getToken, raw, request } from './client.js';
+import net from 'node:net';
+import { getToken, request } from './client.js';
 import { BASIC, testConfig } from './config.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
 import { startUpstream, type Upstream } from './upstream.js';
@@ -51,8 +52,53 @@ export const SMUGGLED = 'GET /orders/1 HTTP/1.1\r\nHost: api.example.com\r\n\r\n
 /** One chunk and the last chunk (RFC 9112 §7.1). */
 export const chunked = (body: string): string => `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
 
-/** Sends raw bytes on a fresh connection; the answer once the server closes or 300 ms pass idle. */
-export const send = (port: number, bytes: string | Buffer): ReturnType<typeof raw> => raw(port, bytes, 300);
+/** A raw answer: all bytes as latin1 text, and the first response's status, headers and body. */
+export interface RawAnswer {
+  text: string;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends raw bytes on a fresh connection and collects the answer until the server closes, or 300 ms
+ * pass without a byte once the first arrived (a loaded machine may take long for the first byte).
+ * @throws Error when nothing at all arrives within 10 s
+ */
+export function send(port: number, bytes: string | Buffer): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(parseAnswer(Buffer.concat(chunks).toString('latin1')));
+    };
+    socket.on('connect', () => {
+      socket.write(bytes);
+      timer = setTimeout(() => (socket.destroy(), reject(new Error('no answer within 10 s'))), 10_000);
+    });
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      clearTimeout(timer);
+      timer = setTimeout(finish, 300);
+    });
+    socket.on('close', finish);
+    socket.on('error', () => {}); // a reset after the answer: 'close' follows
+  });
+}
+
+function parseAnswer(text: string): RawAnswer {
+  const [head = '', ...rest] = text.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { text, status: Number(statusLine.split(' ')[1] ?? 0), headers, body: rest.join('\r\n\r\n') };
+}
 
 /** The exact bytes of a refusal written on the raw socket (Node parse errors, CONNECT, refused upgrades). */
 export function rawRefusal(status: string, message: string): string {
