@@ -42,6 +42,8 @@ export interface SidecarOptions {
   verifier?: SecretVerifier;
   /** how long a client may take to send its request headers, ms (default 20000; slowloris) */
   headersTimeoutMs?: number;
+  /** how long a client may take to send a token-request body, ms (default BODY_TIMEOUT_MS, 10000) */
+  tokenBodyTimeoutMs?: number;
 }
 
 // Clients behind load balancers keep connections idle for 60 s; outlast them so the LB never sends
@@ -57,6 +59,7 @@ export class Sidecar {
   readonly metrics: Metrics;
   readonly #log: Logger;
   readonly #verifier: SecretVerifier;
+  readonly #tokenBodyTimeoutMs: number | undefined;
   readonly #forwarder = new Forwarder();
   readonly #upgraded = new Set<Duplex>();
   /** responses not yet finished or closed: drain() tells their connections to close */
@@ -77,6 +80,7 @@ export class Sidecar {
     this.#state = buildState(opts.config);
     this.store = opts.store ?? new MemoryTokenStore({ maxActive: opts.config.tokens.max_active, now: opts.now });
     this.#verifier = opts.verifier ?? new SecretVerifier();
+    this.#tokenBodyTimeoutMs = opts.tokenBodyTimeoutMs;
     this.metrics = new Metrics(() => this.store.size);
     const headersTimeout = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     this.server = http.createServer({
@@ -85,7 +89,13 @@ export class Sidecar {
       keepAliveTimeout: CLIENT_KEEP_ALIVE_MS,
       // Node checks the headers timeout on this period (default 30 s): check often enough to honour it.
       connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 4)),
+      // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400 by #onRequest, as JSON.
+      requireHostHeader: false,
     });
+    // Node drops field lines past its default 2000 from `headers` and `rawHeaders`, but still frames
+    // the body by them: a Content-Length after line 2000 was forwarded unframed and the body reached
+    // the upstream as a second request. Every line counts; their size stays capped at 16 KiB.
+    this.server.maxHeadersCount = 0;
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#guard(this.#onRequest(req, res, false), res));
     // RFC 9110 §10.1.1: answer from the headers alone, or forward; 100 is sent only once authorised.
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#guard(this.#onRequest(req, res, true), res));
@@ -94,6 +104,10 @@ export class Sidecar {
     });
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
       writeRawJson(socket, 405, { message: 'CONNECT is not supported' }),
+    );
+    // RFC 9110 §10.1.1: an expectation other than 100-continue gets 417, as JSON like every refusal.
+    this.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
+      sendMessage(res, 417, 'only Expect: 100-continue is supported', { Connection: 'close' }),
     );
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket));
   }
@@ -212,6 +226,12 @@ export class Sidecar {
     else this.#track(res);
     const counts = countHeaders(req.rawHeaders);
     if (counts.host > 1) return sendMessage(res, 400, 'more than one Host header', { Connection: 'close' });
+    if (counts.host === 0 && req.httpVersion === '1.1')
+      return sendMessage(res, 400, 'the Host header is required', { Connection: 'close' });
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing; close after answering.
+    if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
+      return sendMessage(res, 400, 'Transfer-Encoding is not allowed in HTTP/1.0', { Connection: 'close' });
+    }
     const domain = state.routes.domainOf(req.headers.host);
     const url = req.url!; // always set on a server's requests
     const q = url.indexOf('?');
@@ -223,6 +243,7 @@ export class Sidecar {
         store: this.store,
         verifier: this.#verifier,
         log: this.#log,
+        bodyTimeoutMs: this.#tokenBodyTimeoutMs,
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
       };
       return handleTokenRequest(

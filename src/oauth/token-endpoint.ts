@@ -23,6 +23,8 @@ export interface TokenEndpointContext {
   store: TokenStore;
   verifier: SecretVerifier;
   log: Logger;
+  /** time allowed for the request body, ms (default BODY_TIMEOUT_MS) */
+  bodyTimeoutMs?: number;
   /** told of every answered token request: `error` undefined when a token was issued */
   onAnswered?: (error?: string) => void;
 }
@@ -59,7 +61,7 @@ export async function handleTokenRequest(
       throw new OAuthError('invalid_request', 'client credentials must not be sent in the request URI');
     }
     if (info.authorizationCount > 1) throw new OAuthError('invalid_request', 'more than one Authorization header');
-    const params = await readTokenRequestBody(req);
+    const params = await readTokenRequestBody(req, { timeoutMs: ctx.bodyTimeoutMs });
     const presented = presentedCredentials(req.headers.authorization, params);
     clientId = presented.ids[0];
     // A client that leaves while its hashed secret waits for a turn is dropped from the queue.

@@ -40,6 +40,9 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
     if (DROPPED.has(name) || name.startsWith('x-forwarded-')) continue;
+    // CGI-style upstreams (WSGI, Rack, PHP) read "X_Client_Id" as HTTP_X_CLIENT_ID, the same variable
+    // as X-Client-Id: a spelling with "_" of a field we drop or set is dropped too.
+    if (name.includes('_') && isSidecarField(name.replace(/_/g, '-'))) continue;
     if (named.length > 0 && named.includes(name) && !MESSAGE_FIELDS.has(name)) continue;
     out[name] = headers[name];
   }
@@ -66,6 +69,8 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
 
 // Never forwarded: hop-by-hop fields and the credentials and identity headers above.
 const DROPPED = new Set([...HOP_BY_HOP, ...NEVER_FORWARDED]);
+
+const isSidecarField = (name: string): boolean => DROPPED.has(name) || name.startsWith('x-forwarded-');
 
 // Methods whose bodiless requests Node sends without framing; any other gets Content-Length: 0.
 const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);

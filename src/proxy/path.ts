@@ -16,6 +16,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  * - escapes of unreserved characters are decoded (§6.2.2.2, so "%2e" is "."); "%2F", "%5C" and
  *   escaped control characters are refused, since a decoded "/" or "\" would change the segments;
  *   other escapes are kept, hex upper-cased ("%252e" stays a literal "%2e" for the upstream);
+ * - "." or ".." with ";" parameters ("..;x") is refused: servlet containers read it as a dot segment;
  * - dot segments are removed (§5.2.4) and empty segments ("//") collapsed;
  * - the query is kept byte for byte.
  * @param target the request target as received (`req.url`)
@@ -44,8 +45,13 @@ export function normaliseTarget(target: string): NormalisedTarget {
     decoded += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
     i += 2;
   }
+  // "..;x" is no dot segment to RFC 3986, but servlet containers (Tomcat, Jetty) drop ";x" and then
+  // resolve "..": one path checked here, another served upstream. Refused as ambiguous.
+  if (DOT_PARAMETERS.test(decoded)) return { error: 'the path has a dot segment with ";" parameters' };
   return { path: removeDotSegments(decoded), query };
 }
+
+const DOT_PARAMETERS = /\/\.\.?;/;
 
 /** RFC 3986 §5.2.4 on an absolute path, with empty segments dropped; a trailing "/" is kept. */
 function removeDotSegments(path: string): string {

@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import type { SecretVerifier } from '../../src/oauth/secret-hash.js';
 import { MemoryTokenStore, type TokenStore } from '../../src/oauth/tokens.js';
-import { Sidecar } from '../../src/server.js';
+import { Sidecar, type SidecarOptions } from '../../src/server.js';
 
 export interface RunningSidecar {
   sidecar: Sidecar;
@@ -28,10 +28,14 @@ export function fakeClock(start = 1_000_000): { now: () => number; advance: (ms:
  * Starts a sidecar on the given config (its `listen` is ignored: always 127.0.0.1:0).
  * @param opts.store a token store other than the default in-memory one
  * @param opts.verifier a hashed-secret verifier other than the default one (small limits in tests)
+ * @param opts.headersTimeoutMs, opts.tokenBodyTimeoutMs shorter slowloris limits (ms)
  */
 export async function startSidecar(
   config: Config,
-  opts: { now?: () => number; store?: TokenStore; verifier?: SecretVerifier } = {},
+  opts: { now?: () => number; store?: TokenStore; verifier?: SecretVerifier } & Pick<
+    SidecarOptions,
+    'headersTimeoutMs' | 'tokenBodyTimeoutMs'
+  > = {},
 ): Promise<RunningSidecar> {
   const lines: string[] = [];
   const destination = new Writable({
@@ -64,6 +68,8 @@ export async function startSidecar(
     now: opts.now,
     store,
     verifier: opts.verifier,
+    headersTimeoutMs: opts.headersTimeoutMs,
+    tokenBodyTimeoutMs: opts.tokenBodyTimeoutMs,
   });
   const address = await sidecar.listen();
   return {
