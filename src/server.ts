@@ -225,13 +225,9 @@ export class Sidecar {
     if (this.#closing) res.setHeader('Connection', 'close');
     else this.#track(res);
     const counts = countHeaders(req.rawHeaders);
-    if (counts.host > 1) return sendMessage(res, 400, 'more than one Host header', { Connection: 'close' });
-    if (counts.host === 0 && req.httpVersion === '1.1')
-      return sendMessage(res, 400, 'the Host header is required', { Connection: 'close' });
-    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing; close after answering.
-    if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
-      return sendMessage(res, 400, 'Transfer-Encoding is not allowed in HTTP/1.0', { Connection: 'close' });
-    }
+    const fault = messageFault(req, counts.host);
+    // The body, if any, is not read: close the connection after the answer.
+    if (fault) return sendMessage(res, fault.status, fault.message, { Connection: 'close' });
     const domain = state.routes.domainOf(req.headers.host);
     const url = req.url!; // always set on a server's requests
     const q = url.indexOf('?');
@@ -294,10 +290,10 @@ export class Sidecar {
     }
     const state = this.#state;
     const counts = countHeaders(req.rawHeaders);
-    const decision =
-      counts.host > 1
-        ? refusal(400, 'more than one Host header')
-        : await this.#authorise(req, state.routes.domainOf(req.headers.host), counts.authorization, state);
+    const fault = messageFault(req, counts.host);
+    const decision = fault
+      ? refusal(fault.status, fault.message)
+      : await this.#authorise(req, state.routes.domainOf(req.headers.host), counts.authorization, state);
     if (!decision.ok) {
       writeRawJson(socket, decision.status, decision.body, decision.headers);
       this.#logDenied(req, decision, performance.now());
@@ -440,6 +436,24 @@ function countHeaders(raw: string[]): { host: number; authorization: number } {
   return { host, authorization };
 }
 
+/**
+ * Faults of the message itself, answered before routing and always with the connection closed:
+ * RFC 9110 §2.5 / RFC 9112 §2.3 (HTTP/1.x only: 505), RFC 9112 §3.2 (one Host, required in 1.1),
+ * RFC 9112 §6.1 (Transfer-Encoding is faulty framing in 1.0; a coding other than chunked is not
+ * understood: 501).
+ * @param hostCount the number of Host field lines (from rawHeaders)
+ * @returns the status and message to answer, or undefined
+ */
+function messageFault(req: IncomingMessage, hostCount: number): { status: number; message: string } | undefined {
+  if (req.httpVersionMajor !== 1) return { status: 505, message: 'only HTTP/1.0 and HTTP/1.1 are supported' };
+  if (hostCount > 1) return { status: 400, message: 'more than one Host header' };
+  if (hostCount === 0 && req.httpVersionMinor === 1) return { status: 400, message: 'the Host header is required' };
+  const coding = req.headers['transfer-encoding'];
+  if (coding === undefined) return undefined;
+  if (req.httpVersionMinor === 0) return { status: 400, message: 'Transfer-Encoding is not allowed in HTTP/1.0' };
+  return coding.trim().toLowerCase() === 'chunked' ? undefined : { status: 501, message: 'only the chunked transfer coding is supported' };
+}
+
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
@@ -461,6 +475,13 @@ const elapsed = (since: number): number => Math.round((performance.now() - since
 function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
+    return;
+  }
+  // A request was already answered on this connection (e.g. 501 for a coding we do not read, whose
+  // body the parser then fails on): a second status line would be garbage; end after the first, as
+  // Node itself does (`_httpMessage` is the response in progress on the socket).
+  if ((socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent) {
+    socket.end();
     return;
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;

@@ -9,7 +9,20 @@ import { BlockList, isIPv4 } from 'node:net';
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings'];
 // Credentials meant for us (RFC 6750 §5.3, RFC 9110 §11.7.2), our own 100-continue handling, and
 // identity headers only the sidecar may set.
-const NEVER_FORWARDED = ['authorization', 'proxy-authorization', 'expect', 'x-client-id', 'x-access-profile', 'forwarded'];
+const NEVER_FORWARDED = [
+  'authorization',
+  'proxy-authorization',
+  'expect',
+  'x-client-id',
+  'x-access-profile',
+  'forwarded',
+  // Another client-address claim (nginx real_ip, many frameworks) that only a proxy may set.
+  'x-real-ip',
+  // Path overrides (IIS URL Rewrite, Symfony, Zend): the upstream would serve another path than the
+  // one the sidecar authorised.
+  'x-original-url',
+  'x-rewrite-url',
+];
 const FORWARDED_FOR = 'x-forwarded-for';
 // Fields no Connection option removes from a request: the target (RFC 9110 §7.2) and the framing
 // (RFC 9112 §6). Dropping the framing of a body the sidecar still pipes would let the upstream read

@@ -54,11 +54,6 @@ refused(
 );
 
 refused(
-  'RFC 9112 §6.1: a look-alike coding ("xchunked") is refused with 400, not read as chunked or as no body',
-  (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding: xchunked\r\n\r\n${chunked(SMUGGLED)}`,
-);
-
-refused(
   'RFC 9112 §6.1: two Transfer-Encoding lines (chunked, then identity) are refused with 400',
   (token) =>
     `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n${chunked(SMUGGLED)}`,
