@@ -158,3 +158,17 @@ export async function stillServing(t: Test, bench: Bench): Promise<void> {
   t.equal(answer.json?.url, '/public/alive');
   t.equal(bench.upstream.requests.length, before + 1, 'one more request upstream');
 }
+
+/**
+ * Registers a case that Node's parser refuses: the exact JSON 400 `MALFORMED`, nothing upstream,
+ * still serving afterwards.
+ * @param request the raw request, given svc-b's live token
+ */
+export function refusedByParser(t: Test, name: string, request: (token: string) => string | Buffer): void {
+  t.test(name, async (t) => {
+    const bench = await hostileBench(t);
+    t.equal((await send(bench.port, request(bench.tokenB))).text, MALFORMED);
+    expectNothingForwarded(t, bench);
+    await stillServing(t, bench);
+  });
+}

@@ -13,109 +13,115 @@ import {
   expectNothingForwarded,
   HOST,
   hostileBench,
-  MALFORMED,
   send,
   SMUGGLED,
   stillServing,
+  refusedByParser,
 } from '../helpers/hostile.js';
 
-/** Asserts Node's parser refused the request: the exact JSON 400, nothing upstream, still serving. */
-function refused(name: string, request: (token: string) => string): void {
-  t.test(name, async (t) => {
-    const bench = await hostileBench(t);
-    const answer = await send(bench.port, request(bench.tokenB));
-    t.equal(answer.text, MALFORMED);
-    expectNothingForwarded(t, bench);
-    await stillServing(t, bench);
-  });
-}
-
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.1: Content-Length with Transfer-Encoding (CL.TE) is refused with 400 before any routing',
   (token) =>
     `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.1: Transfer-Encoding then Content-Length (TE.CL) is refused with 400',
   (token) =>
     `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n${SMUGGLED}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.1: Content-Length with Transfer-Encoding at the token endpoint is refused with 400, no token issued',
   () =>
     `POST /oauth2/token HTTP/1.1\r\n${HOST}Authorization: ${BASIC.b}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 29\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('grant_type=client_credentials')}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.1: chunked that is not the final coding ("chunked, gzip") is refused with 400',
   (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding: chunked, gzip\r\n\r\n${chunked(SMUGGLED)}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.1: two Transfer-Encoding lines (chunked, then identity) are refused with 400',
   (token) =>
     `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n${chunked(SMUGGLED)}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §5.1: whitespace between field name and colon ("Transfer-Encoding : chunked") is refused with 400',
   (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding : chunked\r\n\r\n${chunked(SMUGGLED)}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §7.1: a chunk size beyond 64 bits is refused with 400, not wrapped around',
   (token) =>
     `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Transfer-Encoding: chunked\r\n\r\n100000000000000031\r\n${SMUGGLED}\r\n0\r\n\r\n`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.1: HTTP/1.0 with Content-Length and Transfer-Encoding is refused with 400',
   (token) => `POST /public/x HTTP/1.0\r\n${HOST}${bearer(token)}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §5.2: obs-fold (a field line continued on the next) is refused with 400',
   (token) => `GET /public/x HTTP/1.1\r\n${HOST}${bearer(token)}X-Folded: a\r\n b\r\n\r\n`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §5.2: an Authorization value folded onto a second line is refused with 400, not joined into a token',
   (token) => `GET /public/x HTTP/1.1\r\n${HOST}Authorization: Bearer\r\n ${token}\r\n\r\n`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §2.2: bare LF line endings throughout are refused with 400',
   (token) => `GET /public/x HTTP/1.1\n${HOST.trimEnd()}\n${bearer(token).trimEnd()}\n\n`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §2.2: a bare LF inside the header block (a field hidden in another) is refused with 400',
   (token) => `GET /public/x HTTP/1.1\r\n${HOST}${bearer(token)}X-A: 1\nTransfer-Encoding: chunked\r\n\r\n${chunked(SMUGGLED)}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §2.2: a bare CR inside a field line is refused with 400',
   (token) => `GET /public/x HTTP/1.1\r\n${HOST}${bearer(token)}X-A: 1\rContent-Length: 49\r\n\r\n${SMUGGLED}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.3: two equal Content-Length lines are refused with 400',
   (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Content-Length: 2\r\nContent-Length: 2\r\n\r\nhi`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.3: two different Content-Length lines are refused with 400',
   (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Content-Length: 2\r\nContent-Length: 51\r\n\r\nhi${SMUGGLED}`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9112 §6.3: a Content-Length list ("2, 2") is refused with 400',
   (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Content-Length: 2, 2\r\n\r\nhi`,
 );
 
-refused(
+refusedByParser(
+  t,
   'RFC 9110 §8.6: a signed Content-Length ("+2") is refused with 400',
   (token) => `POST /public/x HTTP/1.1\r\n${HOST}${bearer(token)}Content-Length: +2\r\n\r\nhi`,
 );
