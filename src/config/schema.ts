@@ -63,7 +63,8 @@ const issuer = z.string().transform((s, ctx) => {
     return z.NEVER;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use https:// or http://' });
-  if (url.search || url.hash || s.includes('?') || s.includes('#') || url.username || url.password) {
+  // An empty "?" or "#" leaves no trace in the URL object: look at the text for them.
+  if (/[?#]/.test(s) || url.username + url.password !== '') {
     ctx.addIssue({ code: 'custom', message: 'must not carry a query, fragment or credentials' });
   }
   return url.origin + url.pathname.replace(/\/$/, '');
