@@ -226,3 +226,12 @@ t.test('the well-known paths are reserved: a collection mounted at "/" never see
     'Bearer realm="api", resource_metadata="http://api.example.com/.well-known/oauth-protected-resource"',
   );
 });
+
+t.test('RFC 9728 §3.1: base_path "/" is no prefix at all', async (t) => {
+  const config = testConfig(upstream.url, { domains: [{ host: 'api.example.com', base_path: '/' }] });
+  const slash = await startSidecar(config);
+  t.teardown(() => slash.close());
+  const issuer = 'http://api.example.com';
+  t.strictSame((await request(slash.port, 'GET', PR)).json, prMetadata(issuer, issuer, ['orders', 'public']));
+  t.strictSame((await request(slash.port, 'GET', `${PR}/orders`)).json, prMetadata(`${issuer}/orders`, issuer, ['orders']));
+});

@@ -3,10 +3,11 @@
  * authentication. svc-a and svc-b see their own tokens; "rs" (introspection: true) sees every token.
  */
 import t, { type Test } from 'tap';
-import { getToken, request, type Answer } from '../helpers/client.js';
+import { getToken, raw, request, type Answer } from '../helpers/client.js';
 import { BASIC, SECRET_A, SECRET_B, testConfig } from '../helpers/config.js';
 import { expectInvalidClient, expectInvalidRequest, expectJsonNoStore, expectTokenError } from '../helpers/expect.js';
 import { fakeClock, startSidecar } from '../helpers/sidecar.js';
+import { MemoryTokenStore, type TokenStore } from '../../src/oauth/tokens.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 const RS_BASIC = `Basic ${Buffer.from('rs:rs-secret').toString('base64')}`;
@@ -217,3 +218,56 @@ t.test('ARCHITECTURE §1.3: a failing token store -> 500 server_error without in
     detail: 'Error: store down at 10.0.0.9',
   });
 });
+
+t.test('RFC 9110 §10.1.1: an introspection request with Expect: 100-continue gets 100 Continue, then its answer', async (t) => {
+  const body = 'token=unknown';
+  const answer = await raw(
+    sc.port,
+    `POST /oauth2/introspect HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: ${BASIC.b}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n${body}`,
+  );
+  t.match(answer.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  t.match(answer.text, /\r\n\r\n\{"active":false\}$/);
+});
+
+t.test(
+  'issue 3 capability 4: a token whose profile was removed, disabled or re-identified is inactive even if the store still holds it',
+  async (t) => {
+    // A shared store may drop a profile's tokens later than the reload: introspection checks the profile itself.
+    const inner = new MemoryTokenStore({ maxActive: 100 });
+    const lagging: TokenStore = {
+      issue: (grant) => inner.issue(grant),
+      lookup: (token) => inner.lookup(token),
+      revoke: (token) => inner.revoke(token),
+      revokeProfile: async () => {},
+      get size() {
+        return inner.size;
+      },
+      close: () => inner.close(),
+    };
+    const lag = await startSidecar(config, { store: lagging });
+    t.teardown(() => lag.close());
+    const tokenA = await getToken(lag.port, BASIC.aForm);
+    const active = async (): Promise<unknown> =>
+      (
+        await request(
+          lag.port,
+          'POST',
+          '/oauth2/introspect',
+          { 'content-type': 'application/x-www-form-urlencoded', authorization: RS_BASIC },
+          `token=${tokenA}`,
+        )
+      ).json.active;
+    t.equal(await active(), true);
+    const [a, ...rest] = profiles;
+    for (const [why, list] of [
+      ['removed', rest],
+      ['disabled', [{ ...a, enabled: false }, ...rest]],
+      ['re-identified', [{ ...a, client_id: 'svc-a2' }, ...rest]],
+    ] as const) {
+      lag.sidecar.reload(testConfig(upstream.url, { access_profiles: list }));
+      t.equal(await active(), false, why);
+    }
+    lag.sidecar.reload(config);
+    t.equal(await active(), true, 'the store still held it: the same profile again makes it active');
+  },
+);
