@@ -40,27 +40,24 @@ t.test('every token is new (256 random bits)', async (t) => {
   t.not(a.access_token, b.access_token);
 });
 
-t.test(
-  'lookup -> the record: profile, client_id, scope, the expiry on the store clock, the wall-clock issue time and the lifetime',
-  async (t) => {
-    const { store } = storeFor(t);
-    const before = Math.floor(Date.now() / 1000);
-    const { access_token } = await store.issue(grant());
-    const record = await store.lookup(access_token);
-    t.ok(
-      record && record.issuedAt >= before && record.issuedAt <= Math.floor(Date.now() / 1000),
-      'issuedAt is the wall-clock second of issue',
-    );
-    t.strictSame(record, {
-      profile: 'b',
-      client_id: 'svc-b',
-      scope: ['public'],
-      expiresAt: 1_000_000 + 3_600_000,
-      issuedAt: record!.issuedAt,
-      lifetime: 3600,
-    });
-  },
-);
+t.test('lookup -> the record: profile, client_id, scope, the expiry on the store clock and the wall-clock issue time', async (t) => {
+  const { store } = storeFor(t);
+  const before = Math.floor(Date.now() / 1000);
+  const { access_token } = await store.issue(grant());
+  const record = await store.lookup(access_token);
+  t.ok(
+    record && record.issuedAt >= before && record.issuedAt <= Math.floor(Date.now() / 1000),
+    'issuedAt is the wall-clock second of issue',
+  );
+  t.strictSame(record, {
+    profile: 'b',
+    client_id: 'svc-b',
+    scope: ['public'],
+    expiresAt: 1_000_000 + 3_600_000,
+    issuedAt: record!.issuedAt,
+    lifetime: 3600,
+  });
+});
 
 t.test('an unknown token -> undefined', async (t) => {
   const { store } = storeFor(t);
