@@ -10,12 +10,16 @@ import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
 import { checkBearer, queryTokenError, type BearerResult } from './oauth/bearer.js';
 import { buildClientRegistry, type ClientRegistry } from './oauth/client-auth.js';
+import { handleIntrospectionRequest, INTROSPECTION_PATH } from './oauth/introspection.js';
+import { issuerOf, resourceMetadataUrl, resourcePath } from './oauth/issuer.js';
+import { handleMetadataRequest, isMetadataPath } from './oauth/metadata.js';
 import { bearerChallenge } from './oauth/respond.js';
+import { handleRevocationRequest, REVOCATION_PATH } from './oauth/revocation.js';
 import { SecretVerifier } from './oauth/secret-hash.js';
 import { handleTokenRequest, TOKEN_PATH } from './oauth/token-endpoint.js';
 import { MemoryTokenStore, type Clock, type TokenStore } from './oauth/tokens.js';
 import { Forwarder, type ForwardOutcome } from './proxy/forward.js';
-import { isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
+import { forwardedProto, isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
 import { normaliseTarget } from './proxy/path.js';
 import { hostName, RouteTable, type Route } from './proxy/routes.js';
 import { sendJson, sendMessage, writeRawJson } from './respond.js';
@@ -249,6 +253,7 @@ export class Sidecar {
         ctx,
       );
     }
+    if (domain && this.#oauthEndpoint(req, res, domain, pathOf(url), counts.authorization, expectContinue, state)) return;
     const started = performance.now();
     const decision = await this.#authorise(req, domain, counts.authorization, state);
     if (!decision.ok) {
@@ -264,6 +269,60 @@ export class Sidecar {
     const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
     const exchange = { req, route, identity: decision.identity, path: pathOf(url), started, forwardedAt: performance.now() };
     this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(exchange, outcome));
+  }
+
+  /**
+   * Answers the discovery documents (RFC 8414, RFC 9728), introspection (RFC 7662) and revocation
+   * (RFC 7009) when the path is theirs; these paths are reserved on every domain, like the token endpoint.
+   * @returns whether the request was theirs
+   */
+  #oauthEndpoint(
+    req: IncomingMessage,
+    res: ServerResponse,
+    domain: Domain,
+    path: string,
+    authorizationCount: number,
+    expectContinue: boolean,
+    state: State,
+  ): boolean {
+    if (isMetadataPath(path)) {
+      handleMetadataRequest(req, res, path, domain, state.config, this.#issuer(req, domain, state), domain.issuer === undefined);
+      return true;
+    }
+    const handler =
+      path === INTROSPECTION_PATH ? handleIntrospectionRequest : path === REVOCATION_PATH ? handleRevocationRequest : undefined;
+    if (!handler) return false;
+    if (expectContinue) res.writeContinue();
+    const url = req.url!;
+    const info = {
+      host: requestHost(req),
+      query: url.slice(path.length),
+      authorizationCount,
+      issuer: this.#issuer(req, domain, state),
+    };
+    const ctx = {
+      config: state.config,
+      registry: state.registry,
+      store: this.store,
+      verifier: this.#verifier,
+      log: this.#log,
+      profiles: state.profiles,
+      bodyTimeoutMs: this.#tokenBodyTimeoutMs,
+    };
+    this.#guard(handler(req, res, info, ctx), res);
+    return true;
+  }
+
+  /** The domain's issuer as this request reached it (RFC 8414 §2): X-Forwarded-Proto counts from a trusted proxy only. */
+  #issuer(req: IncomingMessage, domain: Domain, state: State): string | undefined {
+    const trusted = state.trusted !== undefined && isTrusted(req, state.trusted);
+    return issuerOf(domain, req.headers.host, trusted ? forwardedProto(req) : undefined);
+  }
+
+  /** The `resource_metadata` URL of a route's collection for its challenges (RFC 9728 §5.1). */
+  #resourceMetadata(req: IncomingMessage, route: Route, state: State): string | undefined {
+    const issuer = this.#issuer(req, route.domain, state);
+    return issuer === undefined ? undefined : resourceMetadataUrl(issuer, resourcePath(route.domain, route.collection));
   }
 
   /** Tracks a response until it is done, for drain(). */
@@ -326,7 +385,12 @@ export class Sidecar {
     if (!route) return refusal(404, 'no API collection at this path');
     const queryError = queryTokenError(target.query);
     if (queryError) {
-      return { ok: false, ...bearerChallenge(state.config.realm, queryError), route, error: queryError.code };
+      return {
+        ok: false,
+        ...bearerChallenge(state.config.realm, queryError, undefined, this.#resourceMetadata(req, route, state)),
+        route,
+        error: queryError.code,
+      };
     }
     const result: BearerResult = await checkBearer(
       req.headers.authorization,
@@ -336,7 +400,7 @@ export class Sidecar {
       state.profiles,
     );
     if (!result.ok) {
-      const answer = bearerChallenge(state.config.realm, result.error, result.scope);
+      const answer = bearerChallenge(state.config.realm, result.error, result.scope, this.#resourceMetadata(req, route, state));
       return { ok: false, ...answer, route, error: result.error?.code ?? 'no_credentials' };
     }
     return { ok: true, route, identity: { client_id: result.profile.client_id, access_profile: result.profile.name } };

@@ -52,12 +52,31 @@ const upstream = z.string().transform((s, ctx) => {
   return url;
 });
 
+// RFC 8414 §2: the issuer is an https URL without query or fragment; http is allowed for a sidecar
+// reached over plain HTTP (a test bench, a mesh). Kept without a trailing "/" (RFC 8414 §3.1).
+const issuer = z.string().transform((s, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute https:// or http:// URL' });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use https:// or http://' });
+  // An empty "?" or "#" leaves no trace in the URL object: look at the text for them.
+  if (/[?#]/.test(s) || url.username + url.password !== '') {
+    ctx.addIssue({ code: 'custom', message: 'must not carry a query, fragment or credentials' });
+  }
+  return url.origin + url.pathname.replace(/\/$/, '');
+});
+
 const domain = z.strictObject({
   host: z
     .string()
     .transform((h) => h.toLowerCase().replace(/\.$/, ''))
     .pipe(z.string().regex(HOST, 'must be a host name, an IP literal or "*"')),
   base_path: mountPath.optional(),
+  issuer: issuer.optional(),
 });
 
 const tokens = z.strictObject({
@@ -91,6 +110,7 @@ const accessProfile = z.strictObject({
   client_secret_hash: secretHash.optional(),
   collections: z.array(z.string()),
   enabled: z.boolean().default(true),
+  introspection: z.boolean().default(false),
 });
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR block');

@@ -26,12 +26,20 @@ export function sendTokenError(res: ServerResponse, err: OAuthError, realm: stri
  * The answer to a protected request that failed the bearer check (RFC 6750 §3, §3.1). Without an
  * error (no bearer credentials at all) the challenge is bare, `Bearer realm="…"` (§3.1: no error code).
  * @param scope for insufficient_scope: the scope the resource needs (§3)
+ * @param resourceMetadata the URL of the resource's protected resource metadata (RFC 9728 §5.1),
+ *   where clients such as MCP's find the authorization server; left out when unknown
  */
-export function bearerChallenge(realm: string, err?: OAuthError, scope?: string): Answer {
+export function bearerChallenge(realm: string, err?: OAuthError, scope?: string, resourceMetadata?: string): Answer {
+  const metadata = resourceMetadata === undefined ? '' : `, resource_metadata="${resourceMetadata}"`;
   if (!err) {
-    return { status: 401, body: { message: 'bearer token required' }, headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` } };
+    return {
+      status: 401,
+      body: { message: 'bearer token required' },
+      headers: { 'WWW-Authenticate': `Bearer realm="${realm}"${metadata}` },
+    };
   }
   let challenge = `Bearer realm="${realm}", error="${err.code}", error_description="${err.description}"`;
   if (scope) challenge += `, scope="${scope}"`;
+  challenge += metadata;
   return { status: err.status, body: { error: err.code, error_description: err.description }, headers: { 'WWW-Authenticate': challenge } };
 }

@@ -18,6 +18,8 @@ export interface TokenRecord {
   readonly expiresAt: number;
   /** when it was issued, wall-clock epoch seconds (RFC 7662 `iat`; `tokens_issued_after` cut-offs) */
   readonly issuedAt: number;
+  /** lifetime granted, seconds: `issuedAt + lifetime` is its wall-clock expiry (RFC 7662 `exp`) */
+  readonly lifetime: number;
 }
 
 /** A grant to turn into an access token. */
@@ -48,6 +50,11 @@ export interface TokenStore {
    * client_id), so enabling it again never revives them.
    */
   revokeProfile(profile: string): Promise<void>;
+  /**
+   * Revokes one access token (RFC 7009 §2.1): it answers `invalid_token` from then on.
+   * @returns whether the store held it (false for unknown, evicted or already revoked tokens)
+   */
+  revoke(access_token: string): Promise<boolean>;
   /** stops background work (the sweep timer) */
   close(): void;
 }
@@ -95,6 +102,7 @@ export class MemoryTokenStore implements TokenStore {
       scope: grant.scope,
       expiresAt: this.#now() + lifetimeMs,
       issuedAt: Math.floor(Date.now() / 1000),
+      lifetime: grant.lifetime,
     };
     if (this.#index.size >= this.#maxActive) this.#evictFromLargestProfile(grant.profile);
     const cache = this.#cacheOf(grant.profile);
@@ -123,6 +131,11 @@ export class MemoryTokenStore implements TokenStore {
   async revokeProfile(profile: string): Promise<void> {
     this.#byProfile.get(profile)?.clear(); // dispose() drops each token from the index
     this.#byProfile.delete(profile);
+  }
+
+  async revoke(access_token: string): Promise<boolean> {
+    const key = tokenKey(access_token);
+    return this.#index.get(key)?.delete(key) ?? false; // dispose() drops it from the index
   }
 
   /** Drops every expired token now (also runs on a timer). */

@@ -181,3 +181,11 @@ function firstValue(value: string | undefined): string | undefined {
   const first = value?.split(',')[0]?.trim().toLowerCase();
   return first === 'http' || first === 'https' ? first : undefined;
 }
+
+/**
+ * The scheme a trusted proxy reports in its X-Forwarded-Proto (the first value, the client's side).
+ * @returns "http" or "https", or undefined when the header is absent or names something else
+ */
+export function forwardedProto(req: IncomingMessage): string | undefined {
+  return firstValue(req.headers['x-forwarded-proto'] as string | undefined);
+}

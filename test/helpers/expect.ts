@@ -60,19 +60,47 @@ export function expectInvalidRequest(t: Test, answer: Pick<Answer, 'status' | 'h
   expectTokenError(t, answer, 400, 'invalid_request', description, undefined);
 }
 
-/** The answer to a protected request without bearer credentials: 401 and a bare challenge (RFC 6750 §3.1). */
-export function expectBareBearerChallenge(t: Test, answer: Answer): void {
+/**
+ * The `resource_metadata` attribute of the challenges of a fixture collection on api.example.com
+ * (RFC 9728 §5.1): the collection's protected resource metadata, at the well-known path + its path.
+ */
+export function resourceMetadataAttr(collection = 'orders'): string {
+  return `resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/${collection}"`;
+}
+
+/**
+ * The answer to a protected request without bearer credentials: 401 and a bare challenge (RFC 6750
+ * §3.1) that names the collection's resource metadata (RFC 9728 §5.1).
+ */
+export function expectBareBearerChallenge(t: Test, answer: Answer, collection = 'orders'): void {
   t.equal(answer.status, 401, 'status 401');
   expectJsonNoStore(t, answer);
-  t.equal(answer.headers['www-authenticate'], 'Bearer realm="api"', 'bare Bearer challenge, no error attribute');
+  t.equal(
+    answer.headers['www-authenticate'],
+    `Bearer realm="api", ${resourceMetadataAttr(collection)}`,
+    'bare Bearer challenge, no error attribute',
+  );
   t.strictSame(answer.json, { message: 'bearer token required' });
 }
 
-/** A bearer-check error (RFC 6750 §3.1): status, the challenge with its error code, and the JSON body. */
-export function expectBearerError(t: Test, answer: Answer, status: number, error: string, description: string): void {
+/**
+ * A bearer-check error (RFC 6750 §3.1): status, the challenge with its error code and the
+ * collection's resource metadata (RFC 9728 §5.1), and the JSON body.
+ */
+export function expectBearerError(
+  t: Test,
+  answer: Answer,
+  status: number,
+  error: string,
+  description: string,
+  collection = 'orders',
+): void {
   t.equal(answer.status, status, `status ${status}`);
   expectJsonNoStore(t, answer);
-  t.equal(answer.headers['www-authenticate'], `Bearer realm="api", error="${error}", error_description="${description}"`);
+  t.equal(
+    answer.headers['www-authenticate'],
+    `Bearer realm="api", error="${error}", error_description="${description}", ${resourceMetadataAttr(collection)}`,
+  );
   t.strictSame(answer.json, { error, error_description: description });
 }
 

@@ -8,7 +8,8 @@ import { connect } from '../helpers/client.js';
 import { startStack } from '../helpers/stack.js';
 
 const INVALID_REQUEST_CHALLENGE =
-  'WWW-Authenticate: Bearer realm="api", error="invalid_request", error_description="more than one Authorization header"';
+  'WWW-Authenticate: Bearer realm="api", error="invalid_request", error_description="more than one Authorization header", ' +
+  'resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/public"';
 const INVALID_REQUEST_BODY = '{"error":"invalid_request","error_description":"more than one Authorization header"}';
 
 /** Sends raw bytes and returns the whole answer once the sidecar closes or answers. */

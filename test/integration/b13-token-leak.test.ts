@@ -90,7 +90,7 @@ t.test('B13(d) RFC 6750 §3.1: a WebSocket handshake without a token gets 401 an
   t.equal(
     conn.text(),
     'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 35\r\nCache-Control: no-store\r\nConnection: close\r\n' +
-      'WWW-Authenticate: Bearer realm="api"\r\n\r\n{"message":"bearer token required"}',
+      `WWW-Authenticate: Bearer realm="api", resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/orders"\r\n\r\n{"message":"bearer token required"}`,
   );
   t.equal(upstream.raw(), '');
 });
@@ -144,7 +144,8 @@ t.test('B13 RFC 6750 §2: a token also sent as ?access_token= is refused with 40
     t.equal(answer.status, 400, query);
     t.equal(
       answer.headers['www-authenticate'],
-      'Bearer realm="api", error="invalid_request", error_description="send the access token in the Authorization header only"',
+      'Bearer realm="api", error="invalid_request", error_description="send the access token in the Authorization header only", ' +
+        'resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/public"',
     );
   }
   const plain = await request(sc.port, 'GET', '/public/x?tokens=2', { authorization: `Bearer ${tokenB}` });

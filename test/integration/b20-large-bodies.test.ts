@@ -194,7 +194,10 @@ t.test('B20(e) RFC 9110 §10.1.1: Expect: 100-continue without credentials gets 
   conn.socket.write('POST /orders/import HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 10485760\r\nExpect: 100-continue\r\n\r\n');
   const text = await conn.until(/\r\n\r\n\{.*\}$/);
   t.match(text, /^HTTP\/1\.1 401 Unauthorized\r\n/);
-  t.match(text, /\r\nWWW-Authenticate: Bearer realm="api"\r\n/);
+  t.match(
+    text,
+    /\r\nWWW-Authenticate: Bearer realm="api", resource_metadata="http:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource\/orders"\r\n/,
+  );
   t.notMatch(text, /100 Continue/);
   t.equal(upstream.raw(), '');
   conn.socket.destroy();

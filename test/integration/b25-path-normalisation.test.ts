@@ -25,7 +25,8 @@ const ENCODED_SLASH = 'the path has an encoded slash, backslash or control chara
 const BAD_CHARACTER = 'the path has a character that must be percent-encoded';
 const BAD_ESCAPE = 'the path has a malformed percent-escape';
 const INSUFFICIENT_SCOPE =
-  'WWW-Authenticate: Bearer realm="api", error="insufficient_scope", error_description="the access token does not grant this API collection", scope="orders"';
+  'WWW-Authenticate: Bearer realm="api", error="insufficient_scope", error_description="the access token does not grant this API collection", scope="orders", ' +
+  'resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/orders"';
 
 /** The request line the upstream received (or undefined). */
 const upstreamLine = (rawBytes: string): string | undefined => (rawBytes ? rawBytes.slice(0, rawBytes.indexOf('\r\n')) : undefined);

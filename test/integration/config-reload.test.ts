@@ -265,7 +265,7 @@ t.test(
     t.equal(answer.status, 403);
     t.equal(
       answer.headers['www-authenticate'],
-      'Bearer realm="api", error="insufficient_scope", error_description="the access token does not grant this API collection", scope="orders"',
+      'Bearer realm="api", error="insufficient_scope", error_description="the access token does not grant this API collection", scope="orders", resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/orders"',
     );
   },
 );

@@ -4,6 +4,7 @@
  * with its exact answer or forwarded without credentials, and the sidecar keeps serving.
  */
 import t from 'tap';
+import { resourceMetadataAttr } from '../helpers/expect.js';
 import {
   bearer,
   expectForwarded,
@@ -41,7 +42,7 @@ t.test('RFC 6750 §3.1: a second Authorization line after 2000 field lines is st
   const answer = await send(bench.port, `GET /orders/1 HTTP/1.1\r\n${HOST}${bearer(bench.tokenA)}${FILLER}${bearer(bench.tokenB)}\r\n`);
   const error = { error: 'invalid_request', error_description: 'more than one Authorization header' };
   expectJson(t, answer, '400 Bad Request', error, {
-    'www-authenticate': 'Bearer realm="api", error="invalid_request", error_description="more than one Authorization header"',
+    'www-authenticate': `Bearer realm="api", error="invalid_request", error_description="more than one Authorization header", ${resourceMetadataAttr('orders')}`,
   });
   expectNothingForwarded(t, bench);
   await stillServing(t, bench);
@@ -132,7 +133,9 @@ t.test('RFC 6750 §2.1: a non-ASCII byte appended to a valid token is 400 invali
     answer,
     '400 Bad Request',
     { error: 'invalid_request', error_description: 'malformed bearer credentials' },
-    { 'www-authenticate': 'Bearer realm="api", error="invalid_request", error_description="malformed bearer credentials"' },
+    {
+      'www-authenticate': `Bearer realm="api", error="invalid_request", error_description="malformed bearer credentials", ${resourceMetadataAttr('public')}`,
+    },
   );
   expectNothingForwarded(t, bench);
   await stillServing(t, bench);

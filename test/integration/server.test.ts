@@ -43,7 +43,11 @@ t.test('RFC 9112 §3.2: an HTTP/1.0 request without Host matches no domain (none
 t.test('ARCHITECTURE §3: hosts match case-insensitively, with port and trailing dot ignored', async (t) => {
   const answer = await request(sc.port, 'GET', '/public/x', { host: 'API.Example.COM.:8080' });
   t.equal(answer.status, 401);
-  t.equal(answer.headers['www-authenticate'], 'Bearer realm="api"');
+  // RFC 9728 §5.1: the metadata URL is built on the Host as sent (lower-cased), port and dot included.
+  t.equal(
+    answer.headers['www-authenticate'],
+    'Bearer realm="api", resource_metadata="http://api.example.com.:8080/.well-known/oauth-protected-resource/public"',
+  );
 });
 
 t.test('ARCHITECTURE §4: no collection at the path is 404 before any bearer check', async (t) => {
@@ -129,7 +133,10 @@ t.test('RFC 9110 §7.8: an h2c upgrade with a body cannot be answered on the det
 t.test('RFC 6750 §3.1: an h2c upgrade without a token is answered 401 like any request', async (t) => {
   const answer = await raw(sc.port, 'GET /public/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
   t.equal(answer.status, 401);
-  t.equal(answer.headers['www-authenticate'], 'Bearer realm="api"');
+  t.equal(
+    answer.headers['www-authenticate'],
+    'Bearer realm="api", resource_metadata="http://api.example.com/.well-known/oauth-protected-resource/public"',
+  );
 });
 
 t.test('RFC 9110 §10.1.1: a token request with Expect: 100-continue gets 100 Continue, then its token', async (t) => {
@@ -201,6 +208,7 @@ t.test('a failing token store is a 500 JSON without internals, logged as interna
     issue: () => Promise.reject(new Error('store down at 10.0.0.9')),
     lookup: () => Promise.reject(new Error('store down at 10.0.0.9')),
     revokeProfile: () => Promise.reject(new Error('store down at 10.0.0.9')),
+    revoke: () => Promise.reject(new Error('store down at 10.0.0.9')),
     size: 0,
     close: () => {},
   };

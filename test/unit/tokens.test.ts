@@ -55,6 +55,7 @@ t.test('lookup -> the record: profile, client_id, scope, the expiry on the store
     scope: ['public'],
     expiresAt: 1_000_000 + 3_600_000,
     issuedAt: record!.issuedAt,
+    lifetime: 3600,
   });
 });
 

@@ -1,0 +1,101 @@
+/**
+ * The shared front of every endpoint a client authenticates to: the token endpoint (RFC 6749 §3.2),
+ * introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1). One reading of the request, one
+ * client authentication, one way of answering its errors, so the three cannot drift apart.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessProfile, Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { authenticateClient, presentedCredentials, type ClientRegistry } from './client-auth.js';
+import { OAuthError } from './errors.js';
+import { readTokenRequestBody, type Params } from './request-body.js';
+import { sendTokenError } from './respond.js';
+import type { SecretVerifier } from './secret-hash.js';
+import type { TokenStore } from './tokens.js';
+
+/** The request facts the composition root has already read. */
+export interface ClientRequestFacts {
+  /** the query string of the request target, "" or starting with "?" */
+  query: string;
+  /** how many Authorization field lines the request carried (from rawHeaders) */
+  authorizationCount: number;
+}
+
+/** What client authentication needs from the running sidecar. */
+export interface ClientAuthContext {
+  registry: ClientRegistry;
+  verifier: SecretVerifier;
+  /** time allowed for the request body, ms (default BODY_TIMEOUT_MS) */
+  bodyTimeoutMs?: number;
+}
+
+/** What introspection and revocation need from the running sidecar. */
+export interface TokenManagementContext extends ClientAuthContext {
+  config: Config;
+  store: TokenStore;
+  log: Logger;
+  /** the current access profiles by name: a token of a removed or disabled one is inactive */
+  profiles: ReadonlyMap<string, AccessProfile>;
+}
+
+/** The facts of an introspection or revocation request. */
+export interface TokenManagementRequest extends ClientRequestFacts {
+  /** the request's host name for the log */
+  host: string;
+  /** the domain's issuer (RFC 7662 `iss`); undefined when the Host names no host */
+  issuer: string | undefined;
+}
+
+/**
+ * Reads the body and authenticates the client, in the order of RFC 6749 §4.4: the request (URI,
+ * headers, body and its media type), then the client's credentials.
+ * @param seen filled with the client_id the request presents as soon as it is known, for the log
+ *   of a failed request
+ * @returns the request parameters and the authenticated client's access profile
+ * @throws OAuthError invalid_request (credentials in the URI, two Authorization lines, a bad body;
+ *   413/408 for a body too large or too slow), invalid_client, temporarily_unavailable
+ */
+export async function readClientRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: ClientRequestFacts,
+  ctx: ClientAuthContext,
+  seen: { client_id?: string },
+): Promise<{ params: Params; profile: AccessProfile }> {
+  // RFC 6749 §2.3.1: credentials never in the request URI, however their names are spelled
+  // (client%5Fsecret, a bare client_id); §3.2: the header at most once.
+  if (hasUriCredentials(facts.query)) {
+    throw new OAuthError('invalid_request', 'client credentials must not be sent in the request URI');
+  }
+  if (facts.authorizationCount > 1) throw new OAuthError('invalid_request', 'more than one Authorization header');
+  const params = await readTokenRequestBody(req, { timeoutMs: ctx.bodyTimeoutMs });
+  const presented = presentedCredentials(req.headers.authorization, params);
+  seen.client_id = presented.ids[0];
+  // A client that leaves while its hashed secret waits for a turn is dropped from the queue.
+  const gone = new AbortController();
+  res.once('close', () => gone.abort(new OAuthError('invalid_request', 'the client closed the connection')));
+  const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal);
+  return { params, profile };
+}
+
+/** Anything caught while answering: an OAuthError as is, anything else `server_error` (its text only logged). */
+export function toOAuthError(caught: unknown): OAuthError {
+  return caught instanceof OAuthError ? caught : new OAuthError('server_error', 'internal error', { detail: String(caught) });
+}
+
+/**
+ * Answers an error of a client-authenticated endpoint (RFC 6749 §5.2, RFC 7662 §2.3, RFC 7009 §2.2.1):
+ * JSON, a Basic challenge on 401; a body we stopped reading (413, 408) closes the connection, and
+ * an overloaded verifier (503) says when to retry.
+ */
+export function sendClientRequestError(res: ServerResponse, err: OAuthError, realm: string): void {
+  if (err.status === 413 || err.status === 408) res.setHeader('Connection', 'close');
+  if (err.status === 503) res.setHeader('Retry-After', '1');
+  sendTokenError(res, err, realm);
+}
+
+/** Whether a query string ("" or "?...") names client_id or client_secret, once decoded. */
+function hasUriCredentials(query: string): boolean {
+  for (const name of new URLSearchParams(query).keys()) if (name === 'client_id' || name === 'client_secret') return true;
+  return false;
+}
