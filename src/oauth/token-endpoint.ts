@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { sendJson, sendMessage } from '../respond.js';
-import { authenticateClient, presentedCredentials, type ClientRegistry } from './client-auth.js';
+import { authenticateClient, presentedCredentials, type ClientGuard, type ClientRegistry } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readTokenRequestBody } from './request-body.js';
 import { sendTokenError } from './respond.js';
@@ -23,6 +23,8 @@ export interface TokenEndpointContext {
   store: TokenStore;
   verifier: SecretVerifier;
   log: Logger;
+  /** the request's address, failure throttle and wall clock (see authenticateClient) */
+  guard?: ClientGuard;
   /** told of every answered token request: `error` undefined when a token was issued */
   onAnswered?: (error?: string) => void;
 }
@@ -65,7 +67,7 @@ export async function handleTokenRequest(
     // A client that leaves while its hashed secret waits for a turn is dropped from the queue.
     const gone = new AbortController();
     res.once('close', () => gone.abort(new OAuthError('invalid_request', 'the client closed the connection')));
-    const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal);
+    const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal, ctx.guard);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
     if (grantType !== 'client_credentials') {
@@ -75,7 +77,7 @@ export async function handleTokenRequest(
       profile: profile.name,
       client_id: profile.client_id,
       scope: profile.collections,
-      lifetime: ctx.config.tokens.expires_in,
+      lifetime: profile.expires_in ?? ctx.config.tokens.expires_in,
     });
     sendJson(res, 200, { access_token, token_type: 'bearer', expires_in });
     ctx.onAnswered?.();
