@@ -5,7 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseSecretHash, secretIssues } from './secrets.js';
-import { parseTimestamp } from './timestamp.js';
+import { parseTimestamp, TIMESTAMP_FORM } from './timestamp.js';
 
 /** One validation problem: the key path into the document and a message for ops. */
 export interface ConfigIssue {
@@ -87,7 +87,7 @@ const secret = z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
 /** A timestamp (config/timestamp.ts), as epoch ms. */
-const timestamp = z.union([z.string(), z.date()]).transform((value, ctx) => {
+const timestamp = z.union([z.string(), z.date()], { error: TIMESTAMP_FORM }).transform((value, ctx) => {
   const parsed = parseTimestamp(value);
   if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
   return parsed as number;

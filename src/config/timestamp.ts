@@ -4,6 +4,9 @@
  * tag yields a Date: both, and quoted strings, are accepted and mean the same instant.
  */
 
+/** What a config timestamp must look like (the message of every timestamp problem). */
+export const TIMESTAMP_FORM = 'must be a timestamp such as 2026-12-31T00:00:00Z (RFC 3339, with Z or an offset) or a date';
+
 // RFC 3339 date-time with an offset, or a date alone (midnight UTC, as YAML's timestamp type reads it).
 const FORM = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$/;
 
@@ -15,7 +18,7 @@ const FORM = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Z
 export function parseTimestamp(value: string | Date): number | string {
   if (value instanceof Date) return value.getTime(); // zod's z.date() has refused invalid dates
   const m = FORM.exec(value);
-  const message = 'must be a timestamp such as 2026-12-31T00:00:00Z (RFC 3339, with Z or an offset) or a date';
+  const message = TIMESTAMP_FORM;
   if (!m) return message;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map((part = '0') => Number(part)) as [number, number, number, number, number, number];
   // Date.parse rolls 2026-02-30 over into March: check each field against the day it names.
