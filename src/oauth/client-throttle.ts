@@ -24,14 +24,14 @@ export class FailureThrottle {
   constructor(
     private readonly store: CounterStore,
     private readonly limits: () => ThrottleLimits,
-    private readonly onThrottled: (by: 'client_id' | 'ip') => void = () => {},
+    private readonly onThrottled: (by: 'client_id' | 'ip') => void,
   ) {}
 
   /**
    * Refuses a client_id or address that has used up its failures in the current window. Reads the
    * counts without counting (`hit` with limit 0).
    * @throws OAuthError `temporarily_unavailable`, status 429, `retryAfterS` the seconds until the
-   *   blocking window ends (the later one when both block)
+   *   window ends
    */
   async check(clientId: string, address: string): Promise<void> {
     const limits = this.limits();
@@ -40,7 +40,8 @@ export class FailureThrottle {
     const clientBlocked = byClient.count >= limits.max_failures_per_client;
     const addressBlocked = byAddress.count >= limits.max_failures_per_ip;
     if (!clientBlocked && !addressBlocked) return;
-    const retryAfterS = Math.max(clientBlocked ? byClient.resetS : 0, addressBlocked ? byAddress.resetS : 0);
+    // Both counts share one window length, so their windows end together.
+    const retryAfterS = byClient.resetS;
     this.onThrottled(clientBlocked ? 'client_id' : 'ip');
     throw new OAuthError('temporarily_unavailable', 'too many failed client authentications, retry later', {
       status: 429,

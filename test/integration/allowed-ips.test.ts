@@ -122,6 +122,11 @@ t.test('issue 4: when every X-Forwarded-For entry is a trusted proxy, the leftmo
   expectToken(t, await b.token({ 'x-forwarded-for': '10.0.0.1, 10.0.0.2' }));
 });
 
+t.test('issue 4: a trusted peer that sends no X-Forwarded-For is judged by its own address', async (t) => {
+  const b = await bench(t, ['127.0.0.1'], { trusted_proxies: ['127.0.0.0/8'] });
+  expectToken(t, await b.token());
+});
+
 t.test('issue 4: from an untrusted peer, X-Forwarded-For is ignored: the peer address is judged', async (t) => {
   const b = await bench(t, ['203.0.113.0/24']);
   expectInvalidClient(t, await b.token({ 'x-forwarded-for': '203.0.113.7' }));
