@@ -3,6 +3,7 @@
  * `policy`, `allowed_ips`, `expires_in`, `previous_client_secret[_env|_hash]`, `previous_not_after`
  * and `tokens_issued_after`. Each mistake is one `file:line:col path message` line at the node to fix.
  */
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { parseConfig } from '../../src/config/load.js';
 import { validate } from '../../src/config/schema.js';
@@ -241,4 +242,19 @@ t.test('parseTimestamp: RFC 3339 forms and a date; fields checked against the ca
     'soon',
   ])
     t.equal(parseTimestamp(bad), message, bad);
+});
+
+t.test('the shipped config.yaml: the demo profile has a policy, and its commented issue 4 examples are valid uncommented', async (t) => {
+  const text = readFileSync('config.yaml', 'utf8');
+  t.equal(parseConfig(text, 'config.yaml').access_profiles[0]?.policy, 'demo');
+  const keys = /^ {4}# (allowed_ips|expires_in|previous_client_secret|previous_not_after|tokens_issued_after):/gm;
+  const uncommented = text.replace(keys, '    $1:');
+  t.equal([...text.matchAll(keys)].length, 5, 'five commented keys');
+  t.match(parseConfig(uncommented, 'config.yaml').access_profiles[0], {
+    allowed_ips: ['127.0.0.1', '10.0.0.0/8'],
+    expires_in: 600,
+    previous_client_secret: 'old-demo-secret',
+    previous_not_after: Date.UTC(2026, 11, 31),
+    tokens_issued_after: Date.UTC(2026, 10, 30),
+  });
 });
