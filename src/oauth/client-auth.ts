@@ -136,9 +136,10 @@ function readings(raw: string): string[] {
 
 /**
  * Authenticates the presented credentials against the registry. With a guard, a client_id or
- * address over its failure limit is refused before any secret is verified, every `invalid_client`
- * counts as a failure, and `allowed_ips` is enforced; without one (no address known), a profile
- * with `allowed_ips` is always refused.
+ * address over its failure limit is refused before any secret is verified, `allowed_ips` is
+ * enforced before that too, and every `invalid_client` counts as a failure (an address outside
+ * `allowed_ips` against the address only, so strangers cannot lock a client out of its own
+ * networks). Without a guard (no address known) a profile with `allowed_ips` is always refused.
  * @param verifier checks secrets against a profile's `client_secret_hash` (PBKDF2, bounded cost)
  * @param signal aborted when the client has gone (see SecretVerifier.verify)
  * @param guard the request's address, the failure throttle and the wall clock
@@ -155,11 +156,19 @@ export async function authenticateClient(
   guard?: ClientGuard,
 ): Promise<AccessProfile> {
   const entry = presented.ids.map((id) => registry.get(id)).find((e) => e !== undefined);
-  if (!guard) return verifyClient(entry, presented, verifier, signal, undefined);
+  if (!guard) {
+    if (entry?.allowed) throw failed('source address not allowed', 'no address to judge allowed_ips by');
+    return verifyClient(entry, presented, verifier, signal, Date.now());
+  }
   const clientId = entry?.profile.client_id ?? presented.ids[0]!;
   await guard.throttle.check(clientId, guard.address);
+  // Refused before any hashing: an address outside allowed_ips answers as fast as an unknown client_id.
+  if (entry?.allowed && !listed(entry.allowed, guard.address)) {
+    await guard.throttle.failed(undefined, guard.address);
+    throw failed('source address not allowed');
+  }
   try {
-    return await verifyClient(entry, presented, verifier, signal, guard);
+    return await verifyClient(entry, presented, verifier, signal, guard.now());
   } catch (err) {
     if (err instanceof OAuthError && err.code === 'invalid_client') await guard.throttle.failed(clientId, guard.address);
     throw err;
@@ -168,20 +177,21 @@ export async function authenticateClient(
 
 type Entry = ClientRegistry extends ReadonlyMap<string, infer E> ? E : never;
 
+const failed = (detail: string, more?: string): OAuthError =>
+  new OAuthError('invalid_client', 'client authentication failed', { detail: more ? `${detail}: ${more}` : detail });
+
+/** Checks the secret (the current one, then a previous one before its deadline) and `enabled`. @param now epoch ms */
 async function verifyClient(
   entry: Entry | undefined,
   presented: PresentedCredentials,
   verifier: SecretVerifier,
   signal: AbortSignal | undefined,
-  guard: ClientGuard | undefined,
+  now: number,
 ): Promise<AccessProfile> {
-  const failed = (detail: string): OAuthError => new OAuthError('invalid_client', 'client authentication failed', { detail });
-  // Refused before any hashing: an address outside allowed_ips answers as fast as an unknown client_id.
-  if (entry?.allowed && !(guard && listed(entry.allowed, guard.address))) throw failed('source address not allowed');
   let ok = await matches(presented.secrets, entry ? entry.digest : DUMMY_DIGEST, entry?.profile.client_secret_hash, verifier, signal);
   const previous = entry?.previous;
   // Rotation: the previous secret is accepted before previous_not_after, not at that instant.
-  if (!ok && previous && (guard?.now() ?? Date.now()) < previous.notAfter) {
+  if (!ok && previous && now < previous.notAfter) {
     ok = await matches(presented.secrets, previous.digest, previous.hash, verifier, signal);
   }
   if (!entry || !ok) throw failed(entry ? 'wrong client_secret' : 'unknown client_id');

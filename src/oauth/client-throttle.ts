@@ -50,10 +50,12 @@ export class FailureThrottle {
     });
   }
 
-  /** Counts one failed authentication against the client_id and the address. */
-  async failed(clientId: string, address: string): Promise<void> {
+  /**
+   * Counts one failed authentication against the client_id (unless undefined) and the address.
+   */
+  async failed(clientId: string | undefined, address: string): Promise<void> {
     const limits = this.limits();
-    await this.store.hit(clientKey(clientId, limits), limits.max_failures_per_client, limits.failure_window_s);
+    if (clientId !== undefined) await this.store.hit(clientKey(clientId, limits), limits.max_failures_per_client, limits.failure_window_s);
     await this.store.hit(addressKey(address, limits), limits.max_failures_per_ip, limits.failure_window_s);
   }
 }

@@ -60,7 +60,9 @@ export async function startSidecar(
       };
     },
   });
-  const secrets = config.access_profiles.flatMap((p) => [p.client_secret ?? '', p.previous_client_secret ?? '']).filter((s) => s.length >= 6);
+  const secrets = config.access_profiles
+    .flatMap((p) => [p.client_secret ?? '', p.previous_client_secret ?? ''])
+    .filter((s) => s.length >= 6);
   const sidecar = new Sidecar({
     config: { ...config, listen: { host: '127.0.0.1', port: 0 } },
     log,

@@ -132,6 +132,15 @@ t.test('issue 4: from an untrusted peer, X-Forwarded-For is ignored: the peer ad
   expectInvalidClient(t, await b.token({ 'x-forwarded-for': '203.0.113.7' }));
 });
 
+t.test('issue 4: refusals by address count against the address only: strangers cannot lock a client out', async (t) => {
+  const limits = { max_failures_per_client: 2, max_failures_per_ip: 3, failure_window_s: 60 };
+  const b = await bench(t, ['203.0.113.0/24'], { trusted_proxies: ['127.0.0.0/8'], token_endpoint: limits });
+  const stranger = { 'x-forwarded-for': '198.51.100.1' };
+  for (let i = 0; i < 3; i++) expectInvalidClient(t, await b.token(stranger));
+  t.equal((await b.token(stranger)).status, 429, 'the stranger is throttled');
+  expectToken(t, await b.token({ 'x-forwarded-for': '203.0.113.7' }));
+});
+
 t.test('issue 4: calls refused for their address do not count against the access policy', async (t) => {
   const b = await bench(t, ['127.0.0.1'], { policies: [{ name: 'one', rate_limit: { requests: 1, window_s: 3600 } }] });
   const token = await getToken(b.sc.port, BASIC.b);

@@ -65,7 +65,10 @@ t.test('issue 4: with a guard the previous secret is judged on its clock: refuse
 });
 
 t.test('issue 4: allowed_ips without a guard fails closed (no address to judge)', async (t) => {
-  await t.rejects(authenticateClient(post('svc-ip', 'ip-secret'), registry, verifier), failed('source address not allowed'));
+  await t.rejects(
+    authenticateClient(post('svc-ip', 'ip-secret'), registry, verifier),
+    failed('source address not allowed: no address to judge allowed_ips by'),
+  );
 });
 
 t.test('issue 4: allowed_ips with a guard: inside -> the profile; outside -> invalid_client', async (t) => {

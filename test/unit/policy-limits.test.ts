@@ -40,7 +40,11 @@ t.test('the quota becomes the tightest once fewer of its requests remain', async
   const s = store(t, () => now);
   for (let i = 0; i < 3; i++) await checkPolicy(s, 'a', both);
   now += 60_000; // a new rate-limit window; quota: 3 of 5 used
-  t.strictSame((await checkPolicy(s, 'a', both)).headers, { 'RateLimit-Limit': '5', 'RateLimit-Remaining': '1', 'RateLimit-Reset': '3540' });
+  t.strictSame((await checkPolicy(s, 'a', both)).headers, {
+    'RateLimit-Limit': '5',
+    'RateLimit-Remaining': '1',
+    'RateLimit-Reset': '3540',
+  });
 });
 
 t.test('over the rate limit: refused with Retry-After and the rate limit fields, Remaining 0', async (t) => {
