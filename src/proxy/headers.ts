@@ -139,7 +139,9 @@ export function isTrusted(req: IncomingMessage, list: BlockList): boolean {
 export function clientAddress(req: IncomingMessage, trusted: BlockList | undefined): string {
   const peer = peerAddress(req);
   if (!trusted || !listed(trusted, peer)) return peer;
-  const hops = forwardedFor(req)?.split(', ') ?? [];
+  const inbound = forwardedFor(req);
+  if (!inbound) return peer;
+  const hops = inbound.split(', ');
   let address = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
     address = unmapped(hops[i]!);
