@@ -95,6 +95,13 @@ t.test('issue 4: a duplicate policy name -> at the second name', async (t) => {
   );
 });
 
+t.test('issue 4: a policy without a name -> "is required" at the policy, and no reference can find it', async (t) => {
+  t.strictSame(problems(t, BASE.replace('  - name: standard\n    rate_limit', '  - rate_limit')), [
+    'config.yaml:9:5 policies[0].name is required',
+    'config.yaml:16:13 access_profiles[0].policy no policy named "standard"',
+  ]);
+});
+
 t.test('issue 4: limits are whole numbers >= 1; a window is at most 366 days', async (t) => {
   const text = BASE.replace('requests: 100,', 'requests: 0,').replace('window_s: 2592000', 'window_s: 31622401');
   t.strictSame(problems(t, text), [
