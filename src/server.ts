@@ -5,7 +5,8 @@
 import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo, BlockList, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AccessProfile, Config, Domain } from './config/schema.js';
+import { addressList, listed } from './addresses.js';
+import type { AccessPolicy, AccessProfile, Config, Domain } from './config/schema.js';
 import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
 import { checkBearer, queryTokenError, type BearerResult } from './oauth/bearer.js';
@@ -13,13 +14,16 @@ import { buildClientRegistry, type ClientRegistry } from './oauth/client-auth.js
 import { handleIntrospectionRequest, INTROSPECTION_PATH } from './oauth/introspection.js';
 import { issuerOf, resourceMetadataUrl, resourcePath } from './oauth/issuer.js';
 import { handleMetadataRequest, isMetadataPath } from './oauth/metadata.js';
+import { FailureThrottle } from './oauth/client-throttle.js';
 import { bearerChallenge } from './oauth/respond.js';
 import { handleRevocationRequest, REVOCATION_PATH } from './oauth/revocation.js';
 import { SecretVerifier } from './oauth/secret-hash.js';
 import { handleTokenRequest, TOKEN_PATH } from './oauth/token-endpoint.js';
 import { MemoryTokenStore, type Clock, type TokenStore } from './oauth/tokens.js';
 import { Forwarder, type ForwardOutcome } from './proxy/forward.js';
-import { forwardedProto, isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
+import { MemoryCounterStore, type CounterStore, type WallClock } from './policy/counters.js';
+import { checkPolicy } from './policy/limits.js';
+import { clientAddress, forwardedProto, isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
 import { normaliseTarget } from './proxy/path.js';
 import { hostName, RouteTable, type Route } from './proxy/routes.js';
 import { sendJson, sendMessage, writeRawJson } from './respond.js';
@@ -32,6 +36,9 @@ interface State {
   profiles: ReadonlyMap<string, AccessProfile>;
   /** undefined when no proxy is trusted: the common case skips the address check */
   trusted: BlockList | undefined;
+  policies: ReadonlyMap<string, AccessPolicy>;
+  /** `allowed_ips` by access profile name, for profiles that have it */
+  allowed: ReadonlyMap<string, BlockList>;
 }
 
 /** Options of a sidecar instance. */
@@ -48,6 +55,10 @@ export interface SidecarOptions {
   headersTimeoutMs?: number;
   /** how long a client may take to send a token-request body, ms (default BODY_TIMEOUT_MS, 10000) */
   tokenBodyTimeoutMs?: number;
+  /** wall clock, epoch ms (previous_not_after; the default counter store's windows) */
+  wallClock?: WallClock;
+  /** access-policy and failure counters; default an in-memory store on `wallClock` */
+  counters?: CounterStore;
 }
 
 // Clients behind load balancers keep connections idle for 60 s; outlast them so the LB never sends
@@ -64,6 +75,9 @@ export class Sidecar {
   readonly #log: Logger;
   readonly #verifier: SecretVerifier;
   readonly #tokenBodyTimeoutMs: number | undefined;
+  readonly #wallClock: WallClock;
+  readonly #counters: CounterStore;
+  readonly #throttle: FailureThrottle;
   readonly #forwarder = new Forwarder();
   readonly #upgraded = new Set<Duplex>();
   /** responses not yet finished or closed: drain() tells their connections to close */
@@ -82,10 +96,17 @@ export class Sidecar {
       responses.delete(this);
     };
     this.#state = buildState(opts.config);
-    this.store = opts.store ?? new MemoryTokenStore({ maxActive: opts.config.tokens.max_active, now: opts.now });
+    this.store = opts.store ?? new MemoryTokenStore({ maxActive: opts.config.tokens.max_active, now: opts.now, wallClock: opts.wallClock });
     this.#verifier = opts.verifier ?? new SecretVerifier();
     this.#tokenBodyTimeoutMs = opts.tokenBodyTimeoutMs;
     this.metrics = new Metrics(() => this.store.size);
+    this.#wallClock = opts.wallClock ?? Date.now;
+    this.#counters = opts.counters ?? new MemoryCounterStore({ now: this.#wallClock });
+    this.#throttle = new FailureThrottle(
+      this.#counters,
+      () => this.#state.config.token_endpoint,
+      (by) => this.metrics.clientAuthThrottled(by),
+    );
     const headersTimeout = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     this.server = http.createServer({
       requestTimeout: 0,
@@ -210,6 +231,7 @@ export class Sidecar {
     clearTimeout(timer);
     this.#forwarder.close();
     this.store.close();
+    this.#counters.close();
     this.#log.info({ event: forced ? 'drain_forced' : 'drain_finished' });
     flushLogger(this.#log);
     return !forced;
@@ -244,6 +266,7 @@ export class Sidecar {
         verifier: this.#verifier,
         log: this.#log,
         bodyTimeoutMs: this.#tokenBodyTimeoutMs,
+        guard: { address: clientAddress(req, state.trusted), throttle: this.#throttle, now: this.#wallClock },
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
       };
       return handleTokenRequest(
@@ -264,6 +287,8 @@ export class Sidecar {
       return;
     }
     prepareUpstreamHeaders(req, decision.identity, state.trusted !== undefined && isTrusted(req, state.trusted));
+    // The access policy's RateLimit-* fields; an upstream's own fields of the same name replace them.
+    for (const name in decision.headers) res.setHeader(name, decision.headers[name]!);
     if (expectContinue) res.writeContinue();
     const { route } = decision;
     const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
@@ -308,6 +333,8 @@ export class Sidecar {
       log: this.#log,
       profiles: state.profiles,
       bodyTimeoutMs: this.#tokenBodyTimeoutMs,
+      // The same failure throttle, allowed_ips and secret rotation as the token endpoint.
+      guard: { address: clientAddress(req, state.trusted), throttle: this.#throttle, now: this.#wallClock },
     };
     this.#guard(handler(req, res, info, ctx), res);
     return true;
@@ -403,7 +430,32 @@ export class Sidecar {
       const answer = bearerChallenge(state.config.realm, result.error, result.scope, this.#resourceMetadata(req, route, state));
       return { ok: false, ...answer, route, error: result.error?.code ?? 'no_credentials' };
     }
-    return { ok: true, route, identity: { client_id: result.profile.client_id, access_profile: result.profile.name } };
+    return this.#admit(req, result.profile, route, state);
+  }
+
+  /**
+   * After a valid token: the profile's `allowed_ips` (403), then its access policy (429). Requests
+   * refused for their address are not counted.
+   */
+  async #admit(req: IncomingMessage, profile: AccessProfile, route: Route, state: State): Promise<Decision> {
+    const allowed = state.allowed.get(profile.name);
+    if (allowed && !listed(allowed, clientAddress(req, state.trusted))) {
+      return { ...refusal(403, 'source address not allowed for this access profile'), route, error: 'address_not_allowed' };
+    }
+    const identity = { client_id: profile.client_id, access_profile: profile.name };
+    const policy = profile.policy === undefined ? undefined : state.policies.get(profile.policy);
+    if (!policy) return { ok: true, route, identity, headers: NO_HEADERS };
+    const verdict = await checkPolicy(this.#counters, profile.name, policy);
+    if (verdict.allowed) return { ok: true, route, identity, headers: verdict.headers };
+    this.metrics.requestLimited(policy.name, verdict.limit);
+    return {
+      ok: false,
+      status: 429,
+      body: { message: verdict.message },
+      headers: verdict.headers,
+      route,
+      error: `${verdict.limit}_exceeded`,
+    };
   }
 
   #logDenied(req: IncomingMessage, decision: Refusal, started: number): void {
@@ -472,7 +524,9 @@ interface ForwardedExchange {
   forwardedAt: number;
 }
 
-type Decision = Refusal | { ok: true; route: Route; identity: { client_id: string; access_profile: string } };
+type Decision =
+  Refusal | { ok: true; route: Route; identity: { client_id: string; access_profile: string }; headers: Record<string, string> };
+const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 function refusal(status: number, message: string): Refusal {
   return { ok: false, status, body: { message }, headers: {}, error: message };
@@ -485,6 +539,8 @@ function buildState(config: Config): State {
     registry: buildClientRegistry(config),
     profiles: new Map(config.access_profiles.map((p) => [p.name, p])),
     trusted: config.trusted_proxies.length > 0 ? trustedProxies(config.trusted_proxies) : undefined,
+    policies: new Map(config.policies.map((p) => [p.name, p])),
+    allowed: new Map(config.access_profiles.flatMap((p) => (p.allowed_ips ? [[p.name, addressList(p.allowed_ips)] as const] : []))),
   };
 }
 

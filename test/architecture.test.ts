@@ -45,8 +45,19 @@ t.test('ARCHITECTURE §2: config/ and the shared modules import nothing above th
         [],
         `${file}`,
       );
-    if (file === 'log.ts' || file === 'respond.ts') t.same(local, [], `${file}`);
+    if (file === 'log.ts' || file === 'respond.ts' || file === 'addresses.ts') t.same(local, [], `${file}`);
     if (file !== 'server.ts' && file !== 'main.ts') t.notOk(local.includes('server.js'), `${file} imports server`);
+  }
+});
+
+t.test('ARCHITECTURE §2: policy/ (counters and limits) imports nothing from the other areas', async (t) => {
+  for (const { file, imports } of sources.filter((s) => s.file.startsWith('policy/'))) {
+    const local = imports.filter((s) => s.startsWith('.')).map((s) => target(file, s));
+    t.same(
+      local.filter((to) => !to.startsWith('policy/')),
+      [],
+      `${file}`,
+    );
   }
 });
 

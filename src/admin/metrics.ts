@@ -29,6 +29,18 @@ export class Metrics {
     labelNames: ['error'] as const,
     registers: [this.registry],
   });
+  readonly #limited = new Counter({
+    name: 'oauth2_sidecar_requests_limited_total',
+    help: 'Protected requests refused with 429 by an access policy, by policy and limit (rate_limit, quota).',
+    labelNames: ['policy', 'limit'] as const,
+    registers: [this.registry],
+  });
+  readonly #throttled = new Counter({
+    name: 'oauth2_sidecar_client_auth_throttled_total',
+    help: 'Client authentications refused with 429 before any secret check, by what was over its failure limit (client_id, ip).',
+    labelNames: ['by'] as const,
+    registers: [this.registry],
+  });
   readonly #reloads = new Counter({
     name: 'oauth2_sidecar_config_reloads_total',
     help: 'Config reloads, by result (ok, failed).',
@@ -85,6 +97,16 @@ export class Metrics {
   tokenAnswered(error?: string): void {
     if (error === undefined) this.#issued.inc();
     else this.#denied.inc({ error });
+  }
+
+  /** Counts a protected request refused by an access policy (`limit`: rate_limit or quota). */
+  requestLimited(policy: string, limit: string): void {
+    this.#limited.inc({ policy, limit });
+  }
+
+  /** Counts a client authentication refused by the failure throttle (`by`: client_id or ip). */
+  clientAuthThrottled(by: string): void {
+    this.#throttled.inc({ by });
   }
 
   /** Records a config reload attempt. */

@@ -5,6 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseSecretHash, secretIssues } from './secrets.js';
+import { parseTimestamp, TIMESTAMP_FORM } from './timestamp.js';
 
 /** One validation problem: the key path into the document and a message for ops. */
 export interface ConfigIssue {
@@ -79,8 +80,10 @@ const domain = z.strictObject({
   issuer: issuer.optional(),
 });
 
+const expiresIn = z.number().int().min(1).max(31_536_000);
+
 const tokens = z.strictObject({
-  expires_in: z.number().int().min(1).max(31_536_000).default(3600),
+  expires_in: expiresIn.default(3600),
   max_active: z.number().int().min(1).max(50_000_000).default(100_000),
 });
 
@@ -97,23 +100,55 @@ const secretHash = z.string().transform((text, ctx) => {
   return parsed as Exclude<typeof parsed, string>;
 });
 
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR block');
+
+const secret = z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)');
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/** A timestamp (config/timestamp.ts), as epoch ms. */
+const timestamp = z.union([z.string(), z.date()], { error: TIMESTAMP_FORM }).transform((value, ctx) => {
+  const parsed = parseTimestamp(value);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  return parsed as number;
+});
+
+// Issue 4: access policies. A window is at most a year (366 days).
+const limit = z.strictObject({
+  requests: z.number().int().min(1).max(1_000_000_000),
+  window_s: z.number().int().min(1).max(31_622_400),
+});
+const policy = z.strictObject({ name: z.string().min(1), rate_limit: limit.optional(), quota: limit.optional() });
+
+const tokenEndpoint = z.strictObject({
+  max_failures_per_client: z.number().int().min(1).max(1_000_000).default(10),
+  max_failures_per_ip: z.number().int().min(1).max(1_000_000).default(30),
+  failure_window_s: z.number().int().min(1).max(86_400).default(60),
+});
+
 const accessProfile = z.strictObject({
   name: z.string().min(1),
   client_id: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)'),
   // Exactly one of the three secret forms; secretIssues() checks that, and fills client_secret from
   // client_secret_env.
-  client_secret: z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)').optional(),
-  client_secret_env: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
-    .optional(),
+  client_secret: secret.optional(),
+  client_secret_env: envName.optional(),
   client_secret_hash: secretHash.optional(),
   collections: z.array(z.string()),
   enabled: z.boolean().default(true),
   introspection: z.boolean().default(false),
+  // Issue 4: policy, network and lifetime per profile; secret rotation (previous_* as the current
+  // secret's three forms, checked by secretIssues) and a cut-off for older tokens.
+  policy: z.string().optional(),
+  allowed_ips: z.array(cidr).min(1, 'must list at least one address or CIDR block (leave the key out to allow any)').optional(),
+  expires_in: expiresIn.optional(),
+  previous_client_secret: secret.optional(),
+  previous_client_secret_env: envName.optional(),
+  previous_client_secret_hash: secretHash.optional(),
+  previous_not_after: timestamp.optional(),
+  tokens_issued_after: timestamp
+    .refine((ms) => ms <= Date.now(), 'is in the future: tokens issued until then, new ones too, would be refused')
+    .optional(),
 });
-
-const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR block');
 
 const millis = (max: number, fallback: number) => z.number().int().min(0).max(max).default(fallback);
 
@@ -132,12 +167,15 @@ const configSchema = z.strictObject({
   tokens: tokens.default({ expires_in: 3600, max_active: 100_000 }),
   collections: z.array(collection),
   access_profiles: z.array(accessProfile),
+  policies: z.array(policy).default([]),
+  token_endpoint: tokenEndpoint.default({ max_failures_per_client: 10, max_failures_per_ip: 30, failure_window_s: 60 }),
 });
 
 export type Config = z.output<typeof configSchema>;
 export type Domain = Config['domains'][number];
 export type Collection = Config['collections'][number];
 export type AccessProfile = Config['access_profiles'][number];
+export type AccessPolicy = Config['policies'][number];
 
 /**
  * Parses an IP address or CIDR block ("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"). The address is
@@ -171,6 +209,7 @@ export function validate(
   if (issues.length > 0 || !parsed.success) return { issues };
   for (const profile of parsed.data.access_profiles) {
     if (profile.client_secret_env !== undefined) profile.client_secret = env[profile.client_secret_env];
+    if (profile.previous_client_secret_env !== undefined) profile.previous_client_secret = env[profile.previous_client_secret_env];
   }
   return { config: deepFreeze(parsed.data) };
 }
@@ -216,6 +255,15 @@ function crossCheck(raw: unknown): ConfigIssue[] {
     if (hosts.has(name)) issues.push({ path: ['domains', d, 'host'], message: `duplicate domain host "${name}"` });
     hosts.add(name);
   }
+  const policyNames = new Set<string>();
+  for (const [i, p] of asArray(doc.policies).entries()) {
+    const policy = asRecord(p);
+    if (policy.rate_limit === undefined && policy.quota === undefined)
+      issues.push({ path: ['policies', i], message: 'needs rate_limit, quota or both' });
+    if (typeof policy.name !== 'string') continue;
+    if (policyNames.has(policy.name)) issues.push({ path: ['policies', i, 'name'], message: `duplicate policy name "${policy.name}"` });
+    policyNames.add(policy.name);
+  }
   const clientIds = new Set<string>();
   const profileNames = new Set<string>();
   for (const [i, p] of asArray(doc.access_profiles).entries()) {
@@ -230,6 +278,8 @@ function crossCheck(raw: unknown): ConfigIssue[] {
         issues.push({ path: ['access_profiles', i, 'name'], message: `duplicate access profile name "${profile.name}"` });
       profileNames.add(profile.name);
     }
+    if (typeof profile.policy === 'string' && !policyNames.has(profile.policy))
+      issues.push({ path: ['access_profiles', i, 'policy'], message: `no policy named "${profile.policy}"` });
     for (const [j, ref] of asArray(profile.collections).entries()) {
       if (typeof ref === 'string' && !names.has(ref)) {
         issues.push({ path: ['access_profiles', i, 'collections', j], message: `no collection named "${ref}"` });

@@ -1,7 +1,8 @@
 /**
  * Client secrets in config: exactly one of `client_secret` (plain), `client_secret_env` (the name of
  * an environment variable, e.g. filled from a Kubernetes Secret) and `client_secret_hash` (Ory
- * Hydra's PBKDF2 form). Parsing lives here; verifying lives in oauth/.
+ * Hydra's PBKDF2 form); during a rotation, at most one of the same three `previous_` forms, with
+ * `previous_not_after`. Parsing lives here; verifying lives in oauth/.
  */
 import type { ConfigIssue } from './schema.js';
 
@@ -35,10 +36,13 @@ export function parseSecretHash(text: string): SecretHash | string {
 }
 
 const FORMS = ['client_secret', 'client_secret_env', 'client_secret_hash'] as const;
+// Secret rotation: the previous secret, in the same three forms, accepted until previous_not_after.
+const PREVIOUS = ['previous_client_secret', 'previous_client_secret_env', 'previous_client_secret_hash'] as const;
 
 /**
- * Checks that each raw access profile names its secret exactly one way, and that a named variable
- * is set and not empty.
+ * Checks that each raw access profile names its secret exactly one way and its previous secret at
+ * most one way, that a previous secret comes with `previous_not_after` (and only then), and that a
+ * named variable is set and not empty.
  * @param profiles the raw `access_profiles` list
  * @param env the environment secrets are read from
  */
@@ -47,20 +51,27 @@ export function secretIssues(profiles: unknown[], env: NodeJS.ProcessEnv): Confi
   for (const [i, p] of profiles.entries()) {
     if (p === null || typeof p !== 'object' || Array.isArray(p)) continue; // the shape check reports it
     const profile = p as Record<string, unknown>;
+    const at = (key: string): (string | number)[] => ['access_profiles', i, key];
     const given = FORMS.filter((k) => profile[k] !== undefined);
     if (given.length === 0)
       issues.push({ path: ['access_profiles', i], message: 'needs one of client_secret, client_secret_env, client_secret_hash' });
-    if (given.length > 1) issues.push({ path: ['access_profiles', i, given[1]!], message: `only one of ${given.join(', ')} may be given` });
-    const name = profile.client_secret_env;
-    if (typeof name !== 'string') continue; // absent, or the shape check reports it
-    const value = envValue(env, name);
-    if (!value) {
-      issues.push({ path: ['access_profiles', i, 'client_secret_env'], message: `environment variable ${name} is not set or empty` });
-    } else if (!/^[\x20-\x7e]+$/.test(value)) {
-      issues.push({
-        path: ['access_profiles', i, 'client_secret_env'],
-        message: `environment variable ${name} must hold printable ASCII only (RFC 6749 Appendix A)`,
-      });
+    const previous = PREVIOUS.filter((k) => profile[k] !== undefined);
+    for (const forms of [given, previous]) {
+      if (forms.length > 1) issues.push({ path: at(forms[1]!), message: `only one of ${forms.join(', ')} may be given` });
+    }
+    if (previous.length > 0 && profile.previous_not_after === undefined)
+      issues.push({ path: at(previous[0]!), message: 'needs previous_not_after: a previous secret is accepted until then' });
+    if (previous.length === 0 && profile.previous_not_after !== undefined)
+      issues.push({ path: at('previous_not_after'), message: 'needs a previous_client_secret, _env or _hash' });
+    for (const key of ['client_secret_env', 'previous_client_secret_env']) {
+      const name = profile[key];
+      if (typeof name !== 'string') continue; // absent, or the shape check reports it
+      const value = envValue(env, name);
+      if (!value) {
+        issues.push({ path: at(key), message: `environment variable ${name} is not set or empty` });
+      } else if (!/^[\x20-\x7e]+$/.test(value)) {
+        issues.push({ path: at(key), message: `environment variable ${name} must hold printable ASCII only (RFC 6749 Appendix A)` });
+      }
     }
   }
   return issues;

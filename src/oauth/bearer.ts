@@ -43,7 +43,7 @@ export async function checkBearer(
   }
   const record = await store.lookup(token);
   const profile = record && profiles.get(record.profile);
-  if (!record || !profile || !profile.enabled || profile.client_id !== record.client_id) {
+  if (!record || !profile || !profile.enabled || profile.client_id !== record.client_id || cutOff(record, profile)) {
     return { ok: false, error: new OAuthError('invalid_token', 'the access token is invalid or has expired') };
   }
   // A reload narrows a live token's scope to its profile's current collections.
@@ -55,6 +55,17 @@ export async function checkBearer(
     };
   }
   return { ok: true, record, profile };
+}
+
+/**
+ * Whether the profile's `tokens_issued_after` cuts the token off. Issue times are whole seconds, so a
+ * token issued in the cut-off's own second cannot be told apart from one issued just before it: it
+ * is cut off too (the safe side; its client simply gets a new token).
+ * @returns true when the token was issued at or before the cut-off's second
+ */
+export function cutOff(record: TokenRecord, profile: AccessProfile): boolean {
+  const after = profile.tokens_issued_after;
+  return after !== undefined && record.issuedAt <= Math.floor(after / 1000);
 }
 
 /**

@@ -1,9 +1,14 @@
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic` and
- * `client_secret_post`, one method per request (§2.3), secrets compared in constant time.
+ * `client_secret_post`, one method per request (§2.3), secrets compared in constant time; with a
+ * `ClientGuard`, also failure throttling, `allowed_ips` and the previous secret of a rotation.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { BlockList } from 'node:net';
+import { addressList, listed } from '../addresses.js';
+import type { SecretHash } from '../config/secrets.js';
 import type { AccessProfile, Config } from '../config/schema.js';
+import type { FailureThrottle } from './client-throttle.js';
 import { OAuthError } from './errors.js';
 import { tryDecodeForm, type Params } from './request-body.js';
 import { VerifierBusyError, type SecretVerifier } from './secret-hash.js';
@@ -15,8 +20,31 @@ export interface PresentedCredentials {
   secrets: string[];
 }
 
-/** The access profiles by client_id, with digests of their plain secrets (hashed ones carry their hash). */
-export type ClientRegistry = ReadonlyMap<string, { profile: AccessProfile; digest: Buffer | undefined }>;
+/** A profile's previous secret (rotation): its digest or hash, accepted before `notAfter` (epoch ms). */
+interface PreviousSecret {
+  digest: Buffer | undefined;
+  hash: SecretHash | undefined;
+  notAfter: number;
+}
+
+/**
+ * The access profiles by client_id, with digests of their plain secrets (hashed ones carry their
+ * hash), their previous secret and their `allowed_ips` list.
+ */
+export type ClientRegistry = ReadonlyMap<
+  string,
+  { profile: AccessProfile; digest: Buffer | undefined; previous?: PreviousSecret; allowed?: BlockList }
+>;
+
+/** What an endpoint that authenticates clients knows of the request, beyond its credentials. */
+export interface ClientGuard {
+  /** the client's address: the TCP peer, or the X-Forwarded-For client behind trusted proxies */
+  address: string;
+  /** failed authentications per client_id and per address; checked before any secret is verified */
+  throttle: FailureThrottle;
+  /** wall clock, epoch ms (for `previous_not_after`) */
+  now: () => number;
+}
 
 const digest = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
 // Compared against when the client_id is unknown, so unknown ids cost what wrong secrets cost (B08).
@@ -27,7 +55,17 @@ export function buildClientRegistry(config: Config): ClientRegistry {
   return new Map(
     config.access_profiles.map((profile) => {
       const plain = profile.client_secret;
-      return [profile.client_id, { profile, digest: plain === undefined ? undefined : digest(plain) }];
+      const old = profile.previous_client_secret;
+      const previous =
+        profile.previous_not_after === undefined
+          ? undefined
+          : {
+              digest: old === undefined ? undefined : digest(old),
+              hash: profile.previous_client_secret_hash,
+              notAfter: profile.previous_not_after,
+            };
+      const allowed = profile.allowed_ips && addressList(profile.allowed_ips);
+      return [profile.client_id, { profile, digest: plain === undefined ? undefined : digest(plain), previous, allowed }];
     }),
   );
 }
@@ -97,39 +135,89 @@ function readings(raw: string): string[] {
 }
 
 /**
- * Authenticates the presented credentials against the registry.
+ * Authenticates the presented credentials against the registry. With a guard, a client_id or
+ * address over its failure limit is refused before any secret is verified, `allowed_ips` is
+ * enforced before that too, and every `invalid_client` counts as a failure (an address outside
+ * `allowed_ips` against the address only, so strangers cannot lock a client out of its own
+ * networks). Without a guard (no address known) a profile with `allowed_ips` is always refused.
  * @param verifier checks secrets against a profile's `client_secret_hash` (PBKDF2, bounded cost)
  * @param signal aborted when the client has gone (see SecretVerifier.verify)
+ * @param guard the request's address, the failure throttle and the wall clock
  * @returns the access profile of the authenticated client
- * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret and a disabled
- *   profile; `temporarily_unavailable` (503) when too many hashed verifications already wait
+ * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret, a disabled profile
+ *   and an address not in `allowed_ips`; `temporarily_unavailable` 429 with `retryAfterS` when
+ *   throttled; `temporarily_unavailable` 503 when too many hashed verifications already wait
  */
 export async function authenticateClient(
   presented: PresentedCredentials,
   registry: ClientRegistry,
   verifier: SecretVerifier,
   signal?: AbortSignal,
+  guard?: ClientGuard,
 ): Promise<AccessProfile> {
   const entry = presented.ids.map((id) => registry.get(id)).find((e) => e !== undefined);
-  const stored = entry?.profile.client_secret_hash;
+  if (!guard) {
+    if (entry?.allowed) throw failed('source address not allowed', 'no address to judge allowed_ips by');
+    return verifyClient(entry, presented, verifier, signal, Date.now());
+  }
+  const clientId = entry?.profile.client_id ?? presented.ids[0]!;
+  await guard.throttle.check(clientId, guard.address);
+  // Refused before any hashing: an address outside allowed_ips answers as fast as an unknown client_id.
+  if (entry?.allowed && !listed(entry.allowed, guard.address)) {
+    await guard.throttle.failed(undefined, guard.address);
+    throw failed('source address not allowed');
+  }
+  try {
+    return await verifyClient(entry, presented, verifier, signal, guard.now());
+  } catch (err) {
+    if (err instanceof OAuthError && err.code === 'invalid_client') await guard.throttle.failed(clientId, guard.address);
+    throw err;
+  }
+}
+
+type Entry = ClientRegistry extends ReadonlyMap<string, infer E> ? E : never;
+
+const failed = (detail: string, more?: string): OAuthError =>
+  new OAuthError('invalid_client', 'client authentication failed', { detail: more ? `${detail}: ${more}` : detail });
+
+/** Checks the secret (the current one, then a previous one before its deadline) and `enabled`. @param now epoch ms */
+async function verifyClient(
+  entry: Entry | undefined,
+  presented: PresentedCredentials,
+  verifier: SecretVerifier,
+  signal: AbortSignal | undefined,
+  now: number,
+): Promise<AccessProfile> {
+  let ok = await matches(presented.secrets, entry ? entry.digest : DUMMY_DIGEST, entry?.profile.client_secret_hash, verifier, signal);
+  const previous = entry?.previous;
+  // Rotation: the previous secret is accepted before previous_not_after, not at that instant.
+  if (!ok && previous && now < previous.notAfter) {
+    ok = await matches(presented.secrets, previous.digest, previous.hash, verifier, signal);
+  }
+  if (!entry || !ok) throw failed(entry ? 'wrong client_secret' : 'unknown client_id');
+  if (!entry.profile.enabled) throw failed('access profile disabled');
+  return entry.profile;
+}
+
+/** Whether one of the readings matches a plain secret's digest or a PBKDF2 hash (exactly one is set). */
+async function matches(
+  secrets: string[],
+  expected: Buffer | undefined,
+  stored: SecretHash | undefined,
+  verifier: SecretVerifier,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   let ok = false;
-  if (entry && stored) {
+  if (stored) {
     try {
-      for (const secret of presented.secrets) if (!ok) ok = await verifier.verify(secret, stored, signal);
+      for (const secret of secrets) if (!ok) ok = await verifier.verify(secret, stored, signal);
     } catch (err) {
       if (!(err instanceof VerifierBusyError)) throw err; // a fault, not a load problem: server_error
       throw new OAuthError('temporarily_unavailable', 'the server is busy, retry shortly', { detail: err.message });
     }
-  } else {
-    const expected = entry?.digest ?? DUMMY_DIGEST;
-    // Every reading is compared, whatever matched earlier, so timing does not tell which one did.
-    for (const secret of presented.secrets) ok = timingSafeEqual(digest(secret), expected) || ok;
+    return ok;
   }
-  if (!entry || !ok) {
-    throw new OAuthError('invalid_client', 'client authentication failed', { detail: entry ? 'wrong client_secret' : 'unknown client_id' });
-  }
-  if (!entry.profile.enabled) {
-    throw new OAuthError('invalid_client', 'client authentication failed', { detail: 'access profile disabled' });
-  }
-  return entry.profile;
+  // Every reading is compared, whatever matched earlier, so timing does not tell which one did.
+  for (const secret of secrets) ok = timingSafeEqual(digest(secret), expected!) || ok;
+  return ok;
 }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessProfile, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { authenticateClient, presentedCredentials, type ClientRegistry } from './client-auth.js';
+import { authenticateClient, presentedCredentials, type ClientGuard, type ClientRegistry } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readTokenRequestBody, type Params } from './request-body.js';
 import { sendTokenError } from './respond.js';
@@ -27,6 +27,8 @@ export interface ClientAuthContext {
   verifier: SecretVerifier;
   /** time allowed for the request body, ms (default BODY_TIMEOUT_MS) */
   bodyTimeoutMs?: number;
+  /** the request's address, failure throttle and wall clock (see authenticateClient) */
+  guard?: ClientGuard;
 }
 
 /** What introspection and revocation need from the running sidecar. */
@@ -74,7 +76,7 @@ export async function readClientRequest(
   // A client that leaves while its hashed secret waits for a turn is dropped from the queue.
   const gone = new AbortController();
   res.once('close', () => gone.abort(new OAuthError('invalid_request', 'the client closed the connection')));
-  const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal);
+  const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal, ctx.guard);
   return { params, profile };
 }
 

@@ -33,20 +33,24 @@ const STATUS: Record<OAuthErrorCode, number> = {
 export class OAuthError extends Error {
   readonly status: number;
   readonly detail: string | undefined;
+  /** seconds a client should wait before retrying, sent as `Retry-After` (RFC 9110 §10.2.3) */
+  readonly retryAfterS: number | undefined;
 
   /**
    * @param code RFC 6749 §5.2 / RFC 6750 §3.1 error code; decides the status
    * @param description public `error_description` (RFC 6749 §5.2: printable ASCII, no `"` or `\`)
-   * @param opts.detail private detail for the log; opts.status overrides the status (e.g. 413)
+   * @param opts.detail private detail for the log; opts.status overrides the status (e.g. 413);
+   *   opts.retryAfterS seconds for `Retry-After` (e.g. with a 429)
    */
   constructor(
     readonly code: OAuthErrorCode,
     readonly description: string,
-    opts: { detail?: string; status?: number } = {},
+    opts: { detail?: string; status?: number; retryAfterS?: number } = {},
   ) {
     super(`${code}: ${description}`);
     this.name = 'OAuthError';
     this.status = opts.status ?? STATUS[code];
     this.detail = opts.detail;
+    this.retryAfterS = opts.retryAfterS;
   }
 }

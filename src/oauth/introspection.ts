@@ -2,6 +2,7 @@
  * Token introspection, `POST /oauth2/introspect` (RFC 7662): read body -> authenticate client ->
  * look the token up -> may this client see it? -> answer.
  */
+import { cutOff } from './bearer.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessProfile } from '../config/schema.js';
 import { sendJson, sendMessage } from '../respond.js';
@@ -87,7 +88,8 @@ export function requiredToken(params: Params): string {
  */
 function liveProfile(record: TokenRecord, profiles: ReadonlyMap<string, AccessProfile>): AccessProfile | undefined {
   const profile = profiles.get(record.profile);
-  return profile && profile.enabled && profile.client_id === record.client_id ? profile : undefined;
+  // The bearer check's rules: gone, disabled, re-identified or cut off by tokens_issued_after.
+  return profile && profile.enabled && profile.client_id === record.client_id && !cutOff(record, profile) ? profile : undefined;
 }
 
 /** RFC 7662 §2.2: what an active token stands for. Times are wall-clock epoch seconds. */

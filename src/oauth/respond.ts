@@ -15,10 +15,12 @@ export interface Answer {
 
 /**
  * Answers a token-endpoint error (RFC 6749 §5.2): `{"error","error_description"}`; a 401 carries
- * `WWW-Authenticate: Basic realm="…"` because a 401 must carry a challenge (RFC 9110 §15.5.2).
+ * `WWW-Authenticate: Basic realm="…"` because a 401 must carry a challenge (RFC 9110 §15.5.2), and
+ * an error that says when to retry carries `Retry-After`.
  */
 export function sendTokenError(res: ServerResponse, err: OAuthError, realm: string): void {
   const headers: Record<string, string> = err.status === 401 ? { 'WWW-Authenticate': `Basic realm="${realm}"` } : {};
+  if (err.retryAfterS !== undefined) headers['Retry-After'] = String(err.retryAfterS);
   sendJson(res, err.status, { error: err.code, error_description: err.description }, headers);
 }
 

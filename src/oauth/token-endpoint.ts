@@ -61,7 +61,7 @@ export async function handleTokenRequest(
       profile: profile.name,
       client_id: profile.client_id,
       scope,
-      lifetime: ctx.config.tokens.expires_in,
+      lifetime: profile.expires_in ?? ctx.config.tokens.expires_in,
     });
     // RFC 6749 §5.1: scope is sent whenever the client asked for one (the granted, normalised value);
     // a request without scope gets the profile's collections and the answer it always had.

@@ -79,16 +79,19 @@ export class MemoryTokenStore implements TokenStore {
   readonly #index = new Map<string, LRUCache<string, TokenRecord>>();
   readonly #maxActive: number;
   readonly #now: Clock;
+  readonly #wallClock: () => number;
   readonly #timer: NodeJS.Timeout;
 
   /**
    * @param opts.maxActive the most live tokens held at once (config `tokens.max_active`)
    * @param opts.now monotonic clock in ms
    * @param opts.sweepIntervalMs how often expired tokens are dropped (ms, default 60000)
+   * @param opts.wallClock epoch ms, for `issuedAt` (default Date.now)
    */
-  constructor(opts: { maxActive: number; now?: Clock; sweepIntervalMs?: number }) {
+  constructor(opts: { maxActive: number; now?: Clock; sweepIntervalMs?: number; wallClock?: () => number }) {
     this.#maxActive = opts.maxActive;
     this.#now = opts.now ?? (() => performance.now());
+    this.#wallClock = opts.wallClock ?? Date.now;
     this.#timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 60_000).unref();
   }
 
@@ -101,7 +104,7 @@ export class MemoryTokenStore implements TokenStore {
       client_id: grant.client_id,
       scope: grant.scope,
       expiresAt: this.#now() + lifetimeMs,
-      issuedAt: Math.floor(Date.now() / 1000),
+      issuedAt: Math.floor(this.#wallClock() / 1000),
       lifetime: grant.lifetime,
     };
     if (this.#index.size >= this.#maxActive) this.#evictFromLargestProfile(grant.profile);

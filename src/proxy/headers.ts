@@ -3,7 +3,8 @@
  * client can neither pass a credential through nor delete a header the sidecar sets.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { BlockList, isIPv4 } from 'node:net';
+import { isIPv4, type BlockList } from 'node:net';
+import { addressList, listed } from '../addresses.js';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, the legacy Proxy-Connection, and HTTP/2's upgrade settings.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings'];
@@ -140,7 +141,10 @@ function connectionOptions(value: string | undefined): readonly string[] {
 
 /** The TCP peer's address, IPv4-mapped IPv6 shown as plain IPv4 ("::ffff:10.1.2.3" -> "10.1.2.3"). */
 export function peerAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
+  return unmapped(req.socket.remoteAddress ?? '');
+}
+
+function unmapped(address: string): string {
   return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
@@ -149,20 +153,34 @@ export function peerAddress(req: IncomingMessage): string {
  * @param cidrs addresses or CIDR blocks, already validated
  */
 export function trustedProxies(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address = '', bits] = cidr.split('/');
-    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(bits), type);
-  }
-  return list;
+  return addressList(cidrs);
 }
 
 /** @returns whether the request's TCP peer is in the trusted list */
 export function isTrusted(req: IncomingMessage, list: BlockList): boolean {
-  const address = peerAddress(req);
-  return address !== '' && list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+  return listed(list, peerAddress(req));
+}
+
+/**
+ * The address of the client that sent the request, for `allowed_ips` and the token endpoint's
+ * failure throttle: the TCP peer; or, when the peer is a trusted proxy, the nearest address in
+ * X-Forwarded-For that is not a trusted proxy, read from the right (the entries left of it were
+ * written by the client itself and prove nothing). An entry that is not an IP address ends the
+ * walk and is returned as is (it matches no `allowed_ips`).
+ * @param trusted the trusted proxies, or undefined when none are
+ */
+export function clientAddress(req: IncomingMessage, trusted: BlockList | undefined): string {
+  const peer = peerAddress(req);
+  if (!trusted || !listed(trusted, peer)) return peer;
+  const inbound = forwardedFor(req);
+  if (!inbound) return peer;
+  const hops = inbound.split(', ');
+  let address = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    address = unmapped(hops[i]!);
+    if (!listed(trusted, address)) break;
+  }
+  return address;
 }
 
 // RFC 9110 §5.3: repeated field lines combine, in order, with ", ". Node joins X-Forwarded-For

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import type { SecretVerifier } from '../../src/oauth/secret-hash.js';
+import type { CounterStore } from '../../src/policy/counters.js';
 import { MemoryTokenStore, type TokenStore } from '../../src/oauth/tokens.js';
 import { Sidecar, type SidecarOptions } from '../../src/server.js';
 
@@ -29,10 +30,12 @@ export function fakeClock(start = 1_000_000): { now: () => number; advance: (ms:
  * @param opts.store a token store other than the default in-memory one
  * @param opts.verifier a hashed-secret verifier other than the default one (small limits in tests)
  * @param opts.headersTimeoutMs, opts.tokenBodyTimeoutMs shorter slowloris limits (ms)
+ * @param opts.wallClock a fake wall clock, epoch ms (token issue times, previous_not_after, counters)
+ * @param opts.counters a counter store other than the default in-memory one
  */
 export async function startSidecar(
   config: Config,
-  opts: { now?: () => number; store?: TokenStore; verifier?: SecretVerifier } & Pick<
+  opts: { now?: () => number; store?: TokenStore; verifier?: SecretVerifier; wallClock?: () => number; counters?: CounterStore } & Pick<
     SidecarOptions,
     'headersTimeoutMs' | 'tokenBodyTimeoutMs'
   > = {},
@@ -49,7 +52,7 @@ export async function startSidecar(
   // Issue 3 capability 5, suite-wide: every token any test gets from this sidecar is remembered,
   // and close() fails the test if one of them, or a configured secret, reached the log.
   const issued: string[] = [];
-  const inner = opts.store ?? new MemoryTokenStore({ maxActive: config.tokens.max_active, now: opts.now });
+  const inner = opts.store ?? new MemoryTokenStore({ maxActive: config.tokens.max_active, now: opts.now, wallClock: opts.wallClock });
   const store = new Proxy(inner, {
     get(target, p) {
       const value = Reflect.get(target, p, target) as unknown;
@@ -61,7 +64,9 @@ export async function startSidecar(
       };
     },
   });
-  const secrets = config.access_profiles.map((p) => p.client_secret ?? '').filter((s) => s.length >= 6);
+  const secrets = config.access_profiles
+    .flatMap((p) => [p.client_secret ?? '', p.previous_client_secret ?? ''])
+    .filter((s) => s.length >= 6);
   const sidecar = new Sidecar({
     config: { ...config, listen: { host: '127.0.0.1', port: 0 } },
     log,
@@ -70,6 +75,8 @@ export async function startSidecar(
     verifier: opts.verifier,
     headersTimeoutMs: opts.headersTimeoutMs,
     tokenBodyTimeoutMs: opts.tokenBodyTimeoutMs,
+    wallClock: opts.wallClock,
+    counters: opts.counters,
   });
   const address = await sidecar.listen();
   return {
