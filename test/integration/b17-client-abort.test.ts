@@ -160,6 +160,9 @@ class SlowStore implements TokenStore {
   revokeProfile(profile: string): Promise<void> {
     return this.#inner.revokeProfile(profile);
   }
+  revoke(access_token: string): Promise<boolean> {
+    return this.#inner.revoke(access_token);
+  }
   close(): void {
     this.#inner.close();
   }

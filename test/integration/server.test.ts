@@ -201,6 +201,7 @@ t.test('a failing token store is a 500 JSON without internals, logged as interna
     issue: () => Promise.reject(new Error('store down at 10.0.0.9')),
     lookup: () => Promise.reject(new Error('store down at 10.0.0.9')),
     revokeProfile: () => Promise.reject(new Error('store down at 10.0.0.9')),
+    revoke: () => Promise.reject(new Error('store down at 10.0.0.9')),
     size: 0,
     close: () => {},
   };

@@ -96,6 +96,7 @@ t.test('ARCHITECTURE §1.3: a failing token store -> 500 server_error without in
     issue: () => Promise.reject(new Error('store down at 10.0.0.9')),
     lookup: async () => undefined,
     revokeProfile: async () => {},
+    revoke: async () => false,
     size: 0,
     close: () => {},
   };
