@@ -79,11 +79,15 @@ export function tokenKey(access_token: string): string {
 }
 
 /**
- * `tokenKey` as a string of its own: a slice of 13 characters or more would be a V8 SlicedString keeping
- * the whole digest alive in the store.
+ * `tokenKey` as a string of its own, for keeping: a slice of 13 characters or more is a V8 SlicedString
+ * that would keep the whole 32-character digest alive in the store. Built from char codes rather than
+ * through a Buffer, which costs a native allocation per token.
  */
 function storedKey(access_token: string): string {
-  return hash('sha256', access_token, 'buffer').toString('latin1', 0, 16);
+  const digest = tokenKey(access_token);
+  const at = (i: number): number => digest.charCodeAt(i);
+  // prettier-ignore
+  return String.fromCharCode(at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12), at(13), at(14), at(15));
 }
 
 /** "no slot" in the per-slot links */
@@ -96,13 +100,14 @@ interface ProfileTokens {
   /** most recently used slot, or NIL */
   tail: number;
   size: number;
+  /** the grants its live tokens name (usually one; more after a reload changed its collections) */
+  readonly grants: Grant[];
 }
 
 /** What tokens issued alike share (interned, counted): profile, client_id, scope and the profile's list. */
 interface Grant {
+  /** index into MemoryTokenStore.#grants */
   readonly id: number;
-  /** the intern key */
-  readonly key: string;
   readonly profile: string;
   readonly client_id: string;
   readonly scope: readonly string[];
@@ -147,7 +152,6 @@ export class MemoryTokenStore implements TokenStore {
   #free = NIL;
   readonly #grants: (Grant | undefined)[] = [];
   readonly #freeGrantIds: number[] = [];
-  readonly #grantByKey = new Map<string, Grant>();
   /** profiles holding tokens */
   readonly #byProfile = new Map<string, ProfileTokens>();
   readonly #maxActive: number;
@@ -220,7 +224,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async revokeProfile(profile: string): Promise<void> {
     const tokens = this.#byProfile.get(profile);
-    for (let slot = tokens ? tokens.head : NIL; slot !== NIL; ) {
+    for (let slot = tokens ? tokens.head : NIL; slot !== NIL;) {
       const newer = this.#newer[slot]!; // read before release() puts the slot on the free list
       this.#cache.delete(this.#keys[slot]!);
       slot = newer;
@@ -255,7 +259,7 @@ export class MemoryTokenStore implements TokenStore {
     this.#unlink(tokens, slot);
     if (tokens.size === 0) this.#byProfile.delete(shared.profile);
     if (--shared.refs === 0) {
-      this.#grantByKey.delete(shared.key);
+      tokens.grants.splice(tokens.grants.indexOf(shared), 1);
       this.#grants[shared.id] = undefined;
       this.#freeGrantIds.push(shared.id);
     }
@@ -266,16 +270,13 @@ export class MemoryTokenStore implements TokenStore {
 
   /** @returns the shared grant for tokens issued alike, created on first use */
   #intern(grant: TokenGrant): Grant {
-    const key = JSON.stringify([grant.profile, grant.client_id, grant.scope]);
-    let shared = this.#grantByKey.get(key);
-    if (!shared) {
-      let tokens = this.#byProfile.get(grant.profile);
-      if (!tokens) this.#byProfile.set(grant.profile, (tokens = { head: NIL, tail: NIL, size: 0 }));
-      const id = this.#freeGrantIds.pop() ?? this.#grants.length;
-      shared = { id, key, profile: grant.profile, client_id: grant.client_id, scope: [...grant.scope], tokens, refs: 0 };
-      this.#grants[id] = shared;
-      this.#grantByKey.set(key, shared);
-    }
+    let tokens = this.#byProfile.get(grant.profile);
+    if (!tokens) this.#byProfile.set(grant.profile, (tokens = { head: NIL, tail: NIL, size: 0, grants: [] }));
+    for (const shared of tokens.grants) if (shared.client_id === grant.client_id && sameScope(shared.scope, grant.scope)) return shared;
+    const id = this.#freeGrantIds.pop() ?? this.#grants.length;
+    const shared: Grant = { id, profile: grant.profile, client_id: grant.client_id, scope: [...grant.scope], tokens, refs: 0 };
+    this.#grants[id] = shared;
+    tokens.grants.push(shared);
     return shared;
   }
 
@@ -306,4 +307,11 @@ export class MemoryTokenStore implements TokenStore {
     for (const tokens of this.#byProfile.values()) if (!largest || tokens.size > largest.size) largest = tokens;
     this.#cache.delete(this.#keys[largest!.head]!); // its least recently used token; dispose() frees the slot
   }
+}
+
+/** @returns whether two scopes list the same values in the same order */
+function sameScope(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
