@@ -204,8 +204,10 @@ export class MemoryTokenStore implements TokenStore {
       return undefined;
     }
     const shared = this.#grants[this.#grantOf[slot]!]!;
-    this.#unlink(shared.tokens, slot); // the most recently used of its profile now
-    this.#append(shared.tokens, slot);
+    if (shared.tokens.tail !== slot) {
+      this.#unlink(shared.tokens, slot); // the most recently used of its profile now
+      this.#append(shared.tokens, slot);
+    }
     return { profile: shared.profile, client_id: shared.client_id, scope: shared.scope, expiresAt, issuedAt: this.#issuedAt[slot]! };
   }
 
