@@ -58,7 +58,6 @@ export interface TokenStore {
   close(): void;
 }
 
-
 /** A monotonic clock in milliseconds (performance.now() by default; tests inject one). */
 export type Clock = () => number;
 
