@@ -1,7 +1,8 @@
 // Memory of the real token store (dist/oauth/tokens.js, MemoryTokenStore) holding N live tokens, filled
 // in-process through issue() -- the store's own cost, without HTTP. After `npm run build`:
 //   node --expose-gc bench/token-store-memory.mjs [--tokens 1000000] [--profiles 1]
-// Prints one JSON line: RSS and live heap (after a full GC) before and after, and bytes per token.
+// Prints one JSON line: RSS and live heap (after a full GC) before the store exists and filled, and bytes
+// per token: heap, heap plus ArrayBuffers (the store's typed arrays) and RSS.
 // bench/run.mjs (BENCH_ONLY=memory, BENCH_MEMORY_FILL=direct) runs this as a child process.
 import { MemoryTokenStore } from '../dist/oauth/tokens.js';
 
@@ -26,9 +27,10 @@ const mem = () => {
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 };
+// before the store exists: it allocates its arrays for max_active up front
+const before = mem();
 const store = new MemoryTokenStore({ maxActive: tokens });
 const scope = ['bench'];
-const before = mem();
 const started = performance.now();
 for (let i = 0; i < tokens; i++) {
   const p = i % profiles;
@@ -49,7 +51,10 @@ console.log(
       rss_mib_after: mib(after.rss),
       heap_mib_before: mib(before.heapUsed),
       heap_mib_after: mib(after.heapUsed),
+      array_buffers_mib_after: mib(after.arrayBuffers),
       heap_bytes_per_token: Math.round((after.heapUsed - before.heapUsed) / tokens),
+      // the store's own memory: JS heap plus its typed arrays (ArrayBuffers, outside the heap)
+      store_bytes_per_token: Math.round((after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / tokens),
       rss_bytes_per_token: Math.round((after.rss - before.rss) / tokens),
     },
   }),

@@ -46,7 +46,8 @@ export async function memoryScenario(opts, { tmpDir }) {
     json.live = { fill: 'direct', ...m };
     lines.push(
       `${n} live tokens, MemoryTokenStore filled in-process in ${m.fill_s} s: RSS ${m.rss_mib_before} -> ${m.rss_mib_after} MiB after GC,` +
-        ` live heap ${m.heap_mib_before} -> ${m.heap_mib_after} MiB (${m.heap_bytes_per_token} B/token heap, ${m.rss_bytes_per_token} B/token RSS)`,
+        ` live heap ${m.heap_mib_before} -> ${m.heap_mib_after} MiB, ArrayBuffers ${m.array_buffers_mib_after} MiB` +
+        ` (${m.heap_bytes_per_token} B/token heap, ${m.store_bytes_per_token} B/token heap + ArrayBuffers, ${m.rss_bytes_per_token} B/token RSS)`,
     );
     checks.push(check('memory', `RSS with ${n} live tokens (store alone, after GC)`, m.rss_mib_after, '<=', RSS_TARGET_MIB, ' MiB'));
   } else {
