@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { sendJson, sendMessage } from '../respond.js';
 import { authenticateClient, presentedCredentials, type ClientRegistry } from './client-auth.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, StoreUnavailableError } from './errors.js';
 import { readTokenRequestBody } from './request-body.js';
 import { sendTokenError } from './respond.js';
 import type { SecretVerifier } from './secret-hash.js';
@@ -25,6 +25,8 @@ export interface TokenEndpointContext {
   log: Logger;
   /** time allowed for the request body, ms (default BODY_TIMEOUT_MS) */
   bodyTimeoutMs?: number;
+  /** the issuer URL of the domain answered on (JWT `iss`, RFC 9068 §2.2) */
+  issuer?: string;
   /** told of every answered token request: `error` undefined when a token was issued */
   onAnswered?: (error?: string) => void;
 }
@@ -78,6 +80,7 @@ export async function handleTokenRequest(
       client_id: profile.client_id,
       scope: profile.collections,
       lifetime: ctx.config.tokens.expires_in,
+      issuer: ctx.issuer,
     });
     sendJson(res, 200, { access_token, token_type: 'bearer', expires_in });
     ctx.onAnswered?.();
@@ -90,13 +93,18 @@ export async function handleTokenRequest(
       duration_ms: ms(started),
     });
   } catch (caught) {
-    const err = caught instanceof OAuthError ? caught : new OAuthError('server_error', 'internal error', { detail: String(caught) });
+    const err =
+      caught instanceof OAuthError
+        ? caught
+        : caught instanceof StoreUnavailableError
+          ? new OAuthError('temporarily_unavailable', 'the token store is unavailable, retry later', { detail: caught.message })
+          : new OAuthError('server_error', 'internal error', { detail: String(caught) });
     // A body we stopped reading (too large, too slow) is not drained: close the connection instead.
     if (err.status === 413 || err.status === 408) res.setHeader('Connection', 'close');
     if (err.status === 503) res.setHeader('Retry-After', '1');
     sendTokenError(res, err, ctx.config.realm);
     ctx.onAnswered?.(err.code);
-    const level = err.code === 'server_error' ? 'error' : 'info';
+    const level = err.code === 'server_error' || caught instanceof StoreUnavailableError ? 'error' : 'info';
     ctx.log[level]({
       event: 'token_denied',
       host: info.host,

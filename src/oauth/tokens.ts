@@ -27,6 +27,8 @@ export interface TokenGrant {
   scope: readonly string[];
   /** lifetime in seconds */
   lifetime: number;
+  /** the issuer URL of the domain the token endpoint answered on (JWT `iss`); opaque tokens ignore it */
+  issuer?: string;
 }
 
 /**
@@ -48,6 +50,8 @@ export interface TokenStore {
    * client_id), so enabling it again never revives them.
    */
   revokeProfile(profile: string): Promise<void>;
+  /** for /readyz, shared stores only: undefined when the store answers, else why not */
+  notReadyBecause?(): string | undefined;
   /** stops background work (the sweep timer) */
   close(): void;
 }
