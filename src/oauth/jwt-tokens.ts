@@ -9,6 +9,7 @@
  * The only file that imports `jose`.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
 import type { SigningKey } from '../config/scale-out.js';
 import { tokenKey, type TokenGrant, type TokenRecord, type TokenStore } from './tokens.js';
@@ -53,6 +54,10 @@ export class JwtTokenStore implements TokenStore {
    * `client_id` the client, `scope` the collections, `jti` unique, `iat`/`exp` in epoch seconds.
    */
   async issue(grant: TokenGrant): Promise<{ access_token: string; expires_in: number }> {
+    // Revocation is by whole seconds of iat: a token issued in the second of a revocation would be
+    // born revoked, so issuing waits for the next second (only right after a revocation).
+    const cut = this.#revokedUpTo.get(grant.profile);
+    if (cut !== undefined && Math.floor(this.#now() / 1000) <= cut) await sleep(1000 - (this.#now() % 1000));
     const iat = Math.floor(this.#now() / 1000);
     const issuer = grant.issuer ?? 'http://localhost';
     const access_token = await new SignJWT({ client_id: grant.client_id, scope: grant.scope.join(' '), access_profile: grant.profile })
