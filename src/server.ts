@@ -143,8 +143,10 @@ export class Sidecar {
       changed(before.listen, config.listen) && 'listen',
       changed(before.admin_listen, config.admin_listen) && 'admin_listen',
       before.tokens.max_active !== config.tokens.max_active && 'tokens.max_active',
-      changed([before.store, before.tokens.format, before.tokens.signing_keys], [config.store, config.tokens.format, config.tokens.signing_keys]) &&
-        'store or tokens.format or tokens.signing_keys',
+      changed(
+        [before.store, before.tokens.format, before.tokens.signing_keys],
+        [config.store, config.tokens.format, config.tokens.signing_keys],
+      ) && 'store or tokens.format or tokens.signing_keys',
     ].filter(Boolean);
     for (const key of pending) this.#log.warn({ event: 'config_needs_restart', detail: `${key} changed: it applies at the next start` });
   }
@@ -255,8 +257,8 @@ export class Sidecar {
         log: this.#log,
         bodyTimeoutMs: this.#tokenBodyTimeoutMs,
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
-        // The JWT `iss`: this domain's origin as the client addressed it.
-        issuer: `${(req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${(req.headers.host ?? '').toLowerCase()}`,
+        // The JWT `iss` (RFC 9068 §2.2): this domain's host name as the client addressed it.
+        issuer: `http://${requestHost(req)}`,
       };
       return handleTokenRequest(
         req,

@@ -83,7 +83,10 @@ const tokens = z.strictObject({
 const store = z.strictObject({
   type: z.enum(['memory', 'redis']),
   url_env: envName.optional(),
-  key_prefix: z.string().regex(/^[\x21-\x7e]+$/, 'must be 1+ printable ASCII characters without space').optional(),
+  key_prefix: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, 'must be 1+ printable ASCII characters without space')
+    .optional(),
   cache_ttl_ms: z.number().int().min(0).max(60_000).optional(),
 });
 

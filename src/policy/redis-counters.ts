@@ -37,7 +37,11 @@ export class RedisCounterStore implements CounterStore {
    * @throws StoreUnavailableError when Redis is unreachable
    */
   async hit(key: string, limit: number, windowS: number): Promise<{ allowed: boolean; count: number; resetS: number }> {
-    const [allowed, count, resetS] = (await this.#redis.script(HIT, [`${this.#prefix}c:${key}`], [limit, windowS])) as [number, number, number];
+    const [allowed, count, resetS] = (await this.#redis.script(HIT, [`${this.#prefix}c:${key}`], [limit, windowS])) as [
+      number,
+      number,
+      number,
+    ];
     return { allowed: allowed === 1, count, resetS };
   }
 

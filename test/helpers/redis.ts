@@ -37,7 +37,8 @@ export async function pings(url: string): Promise<boolean> {
  * @throws Error naming REDIS_URL
  */
 export async function requireRedis(): Promise<void> {
-  if (!(await pings(REDIS_URL))) throw new Error(`no Redis at ${REDIS_URL}: start one (redis-server --port 6379 --save '' --appendonly no)`);
+  if (!(await pings(REDIS_URL)))
+    throw new Error(`no Redis at ${REDIS_URL}: start one (redis-server --port 6379 --save '' --appendonly no)`);
 }
 
 /** A logger whose lines are kept for assertions. */

@@ -96,5 +96,9 @@ t.test('scale-out: several replicas share one Redis: store redis with REDIS_URL 
   const service = byKind('Service', url.hostname);
   t.ok(service, `a Service named ${url.hostname}`);
   t.equal(service.spec.ports[0].port, Number(url.port));
-  t.strictSame(byKind('Deployment', url.hostname).spec.template.metadata.labels, service.spec.selector, 'the Service selects the Redis pod');
+  t.strictSame(
+    byKind('Deployment', url.hostname).spec.template.metadata.labels,
+    service.spec.selector,
+    'the Service selects the Redis pod',
+  );
 });

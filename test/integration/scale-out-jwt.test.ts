@@ -68,7 +68,10 @@ t.test('kid rotation: add the new key second, then make it first, then remove th
   r1 = await replica(t, 'b1.yaml', config([K2]));
   t.equal(await status(r1.port, old), 401, 'the old key removed: its tokens end');
   t.equal(await status(r1.port, fresh), 200);
-  t.same((await request(r1.port, 'GET', '/.well-known/jwks.json')).json.keys.map((k: { kid: string }) => k.kid), ['2026-11']);
+  t.same(
+    (await request(r1.port, 'GET', '/.well-known/jwks.json')).json.keys.map((k: { kid: string }) => k.kid),
+    ['2026-11'],
+  );
 });
 
 t.test('revocation without Redis: disabling the profile ends its JWTs; enabling it again does not revive them', async (t) => {

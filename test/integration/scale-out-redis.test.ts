@@ -25,7 +25,10 @@ const config = (profileB: Record<string, unknown> = {}, store: Record<string, un
   const doc = JSON.parse(configText(upstream.url, { admin_listen: undefined })) as Record<string, unknown>;
   const profiles = doc.access_profiles as Record<string, unknown>[];
   profiles[1] = { ...profiles[1], ...profileB };
-  return JSON.stringify({ ...doc, store: { type: 'redis', url_env: 'REDIS_URL', key_prefix: prefix, cache_ttl_ms: CACHE_TTL_MS, ...store } });
+  return JSON.stringify({
+    ...doc,
+    store: { type: 'redis', url_env: 'REDIS_URL', key_prefix: prefix, cache_ttl_ms: CACHE_TTL_MS, ...store },
+  });
 };
 const env = { REDIS_URL };
 // The config watcher validates a reloaded file against process.env, as the binary's would.
@@ -88,7 +91,11 @@ t.test('scale-out §3: Redis stopped and started mid-test: 503 and not ready, no
   await server.stop();
   t.equal(await status(pair[1]!.port, token), 200, 'still in replica 1 read cache');
   t.ok(await eventually(async () => (await status(pair[0]!.port, token)) === 503, 3000), 'not cached on replica 0: 503');
-  t.equal((await tokenRequest(pair[0]!.port, 'grant_type=client_credentials', { authorization: BASIC.b })).status, 503, 'the token endpoint');
+  t.equal(
+    (await tokenRequest(pair[0]!.port, 'grant_type=client_credentials', { authorization: BASIC.b })).status,
+    503,
+    'the token endpoint',
+  );
   const ready = await request(pair[1]!.adminPort, 'GET', '/readyz');
   t.strictSame([ready.status, ready.json], [503, { status: 'not_ready', reason: 'redis unavailable' }]);
   t.match(await pair[1]!.logged('store_unavailable'), { level: 'error', store: 'redis' });

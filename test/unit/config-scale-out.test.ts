@@ -104,7 +104,15 @@ t.test('tokens.signing_keys: an RSA or P-384 key is refused (ES256 or EdDSA only
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const result = validate(
-    doc({ tokens: { format: 'jwt', signing_keys: [{ kid: 'r', private_key_env: 'R' }, { kid: 'p', private_key_env: 'P' }] } }),
+    doc({
+      tokens: {
+        format: 'jwt',
+        signing_keys: [
+          { kid: 'r', private_key_env: 'R' },
+          { kid: 'p', private_key_env: 'P' },
+        ],
+      },
+    }),
     { R: rsa, P: p384 },
   );
   t.strictSame(result.issues, [

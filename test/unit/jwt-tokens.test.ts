@@ -82,7 +82,7 @@ t.test('kid rotation: the old key verifies until it is removed; the first key si
   t.ok(await rotated.lookup(before.access_token), 'an old token verifies with the old key still listed');
   const after = await rotated.issue(grant());
   t.equal(part(after.access_token, 0).kid, 'k2');
-  t.ok(await old.lookup(after.access_token) === undefined, 'a replica without k2 yet cannot verify it');
+  t.ok((await old.lookup(after.access_token)) === undefined, 'a replica without k2 yet cannot verify it');
   t.equal(await removed.lookup(before.access_token), undefined, 'the old key removed: its tokens end');
   t.ok(await removed.lookup(after.access_token));
 });
@@ -104,7 +104,10 @@ t.test('EdDSA and HS256 keys sign and verify; the JWKS publishes public keys onl
       ['ec', 'ES256', 'sig', 'EC'],
     ],
   );
-  t.notOk(jwks.keys.some((k) => 'd' in k), 'no private part');
+  t.notOk(
+    jwks.keys.some((k) => 'd' in k),
+    'no private part',
+  );
   t.notOk(JSON.stringify(jwks).includes(env.HS), 'never the HS256 secret');
 });
 
@@ -121,7 +124,7 @@ t.test('RFC 7519 §4.1.4: a token is dead at its exp instant', async (t) => {
   t.equal(await other.lookup(access_token), undefined, 'by verification: dead at exp');
 });
 
-t.test('RFC 8725 §3.1: a token whose alg is not its key\'s is refused (HS256 under an ES256 kid)', async (t) => {
+t.test("RFC 8725 §3.1: a token whose alg is not its key's is refused (HS256 under an ES256 kid)", async (t) => {
   const hs = new JwtTokenStore(keys(['k1', 'HS']), { maxCached: 10 });
   const ec = new JwtTokenStore(keys(['k1', 'EC']), { maxCached: 10 });
   t.equal(await ec.lookup((await hs.issue(grant())).access_token), undefined);
@@ -140,7 +143,11 @@ t.test('RFC 9068 §4: wrong typ, unknown or missing kid, a bad signature, garbag
       .setJti('x');
   t.ok(await store.lookup(await base().setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }).sign(ecKey)), 'the control');
   t.equal(await store.lookup(await base().setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: 'k1' }).sign(ecKey)), undefined, 'typ JWT');
-  t.equal(await store.lookup(await base().setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k9' }).sign(ecKey)), undefined, 'unknown kid');
+  t.equal(
+    await store.lookup(await base().setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k9' }).sign(ecKey)),
+    undefined,
+    'unknown kid',
+  );
   t.equal(await store.lookup(await base().setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' }).sign(ecKey)), undefined, 'no kid');
   const good = (await store.issue(grant())).access_token;
   const [h, p, s] = good.split('.');

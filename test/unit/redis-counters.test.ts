@@ -26,9 +26,18 @@ t.test('scale-out: a limit of N over three replicas hit at once admits exactly N
   const hits = await Promise.all(Array.from({ length: 45 }, (_, i) => stores[i % 3]!.hit('profile:a', 10, YEAR)));
   const allowed = hits.filter((h) => h.allowed);
   t.equal(allowed.length, 10);
-  t.same(allowed.map((h) => h.count).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  t.ok(hits.filter((h) => !h.allowed).every((h) => h.count === 10), 'a refused hit leaves the count at the limit');
-  t.ok(hits.every((h) => h.resetS >= 1 && h.resetS <= YEAR), 'resetS within the window');
+  t.same(
+    allowed.map((h) => h.count).sort((x, y) => x - y),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
+  t.ok(
+    hits.filter((h) => !h.allowed).every((h) => h.count === 10),
+    'a refused hit leaves the count at the limit',
+  );
+  t.ok(
+    hits.every((h) => h.resetS >= 1 && h.resetS <= YEAR),
+    'resetS within the window',
+  );
 });
 
 t.test('counters are per key, and a window key expires with its window', async (t) => {
@@ -45,4 +54,14 @@ t.test('counters are per key, and a window key expires with its window', async (
   t.match(keys[0], /:c:a:\d+$/, 'the window start in epoch seconds');
   const ttl = (await redis.command('TTL', keys[0]!)) as number;
   t.ok(ttl >= 1 && ttl <= 61, `TTL ${ttl} s`);
+});
+
+t.test('without a prefix, counters live under oauth2-sidecar:c:', async (t) => {
+  const redis = new RedisConnection(REDIS_URL, memoryLogger().log);
+  await redis.ready(2000);
+  const store = new RedisCounterStore(redis);
+  t.teardown(() => store.close());
+  const key = `test-${process.pid}-${Date.now()}`;
+  t.match(await store.hit(key, 5, 60), { allowed: true, count: 1 });
+  t.equal(((await redis.command('KEYS', `oauth2-sidecar:c:${key}:*`)) as string[]).length, 1);
 });

@@ -34,7 +34,12 @@ async function replicas(t: Test, b: { cacheTtlMs?: number; maxCached?: number } 
   const prefix = freshPrefix();
   const clock = fakeClock();
   const a = new RedisTokenStore((await connect(t)).redis, { prefix, maxCached: 100 });
-  const other = new RedisTokenStore((await connect(t)).redis, { prefix, maxCached: b.maxCached ?? 100, cacheTtlMs: b.cacheTtlMs, now: clock.now });
+  const other = new RedisTokenStore((await connect(t)).redis, {
+    prefix,
+    maxCached: b.maxCached ?? 100,
+    cacheTtlMs: b.cacheTtlMs,
+    now: clock.now,
+  });
   return { a, b: other, clock, prefix };
 }
 
@@ -117,41 +122,47 @@ t.test('the read cache holds at most max_active tokens, oldest out first', async
   t.equal(b.size, 2);
 });
 
-t.test('scale-out §3: Redis down -> uncached lookups and issue fail with StoreUnavailableError, cached tokens still work; back -> recovery without restart', async (t) => {
-  const server = await privateRedis(t);
-  const { redis, lines } = await connect(t, server.url);
-  const store = new RedisTokenStore(redis, { maxCached: 100, cacheTtlMs: 60_000 });
-  const cached = await store.issue(grant());
-  const uncached = await store.issue(grant());
-  t.ok(await store.lookup(cached.access_token));
-  t.equal(store.notReadyBecause(), undefined, 'ready');
-  await server.stop();
-  t.ok(await eventually(() => store.notReadyBecause() === 'redis unavailable'), 'not ready');
-  await t.rejects(store.lookup(uncached.access_token), StoreUnavailableError);
-  await t.rejects(store.issue(grant()), StoreUnavailableError);
-  await t.rejects(store.revokeProfile('c'), StoreUnavailableError);
-  t.ok(await store.lookup(cached.access_token), 'a cached token still works');
-  t.equal(lines().filter((l) => l.event === 'store_unavailable').length, 1, 'one log line per outage');
-  t.match(lines()[0], { level: 'error', event: 'store_unavailable', store: 'redis' });
-  await server.start();
-  t.ok(await eventually(() => store.notReadyBecause() === undefined, 5000), 'ready again');
-  const fresh = await store.issue(grant());
-  t.ok(await store.lookup(fresh.access_token), 'issue and lookup work again');
-  t.match(lines().at(-1), { level: 'warn', event: 'store_recovered', store: 'redis' });
-});
+t.test(
+  'scale-out §3: Redis down -> uncached lookups and issue fail with StoreUnavailableError, cached tokens still work; back -> recovery without restart',
+  async (t) => {
+    const server = await privateRedis(t);
+    const { redis, lines } = await connect(t, server.url);
+    const store = new RedisTokenStore(redis, { maxCached: 100, cacheTtlMs: 60_000 });
+    const cached = await store.issue(grant());
+    const uncached = await store.issue(grant());
+    t.ok(await store.lookup(cached.access_token));
+    t.equal(store.notReadyBecause(), undefined, 'ready');
+    await server.stop();
+    t.ok(await eventually(() => store.notReadyBecause() === 'redis unavailable'), 'not ready');
+    await t.rejects(store.lookup(uncached.access_token), StoreUnavailableError);
+    await t.rejects(store.issue(grant()), StoreUnavailableError);
+    await t.rejects(store.revokeProfile('c'), StoreUnavailableError);
+    t.ok(await store.lookup(cached.access_token), 'a cached token still works');
+    t.equal(lines().filter((l) => l.event === 'store_unavailable').length, 1, 'one log line per outage');
+    t.match(lines()[0], { level: 'error', event: 'store_unavailable', store: 'redis' });
+    await server.start();
+    t.ok(await eventually(() => store.notReadyBecause() === undefined, 5000), 'ready again');
+    const fresh = await store.issue(grant());
+    t.ok(await store.lookup(fresh.access_token), 'issue and lookup work again');
+    t.match(lines().at(-1), { level: 'warn', event: 'store_recovered', store: 'redis' });
+  },
+);
 
-t.test('RedisConnection: a command that outlives commandTimeoutMs is StoreUnavailableError, and the next answer is a recovery', async (t) => {
-  const { redis, lines } = await connect(t, REDIS_URL, { commandTimeoutMs: 50 });
-  await t.rejects(redis.command('BLPOP', `${freshPrefix()}never`, '0.2'), StoreUnavailableError);
-  t.equal(redis.notReadyBecause(), 'redis unavailable');
-  await sleep(300); // the connection answers in order: the BLPOP's own answer comes first
-  t.equal(await redis.command('PING'), 'PONG', 'answered once the blocking command ends');
-  t.equal(redis.notReadyBecause(), undefined);
-  t.same(
-    lines().map((l) => l.event),
-    ['store_unavailable', 'store_recovered'],
-  );
-});
+t.test(
+  'RedisConnection: a command that outlives commandTimeoutMs is StoreUnavailableError, and the next answer is a recovery',
+  async (t) => {
+    const { redis, lines } = await connect(t, REDIS_URL, { commandTimeoutMs: 50 });
+    await t.rejects(redis.command('BLPOP', `${freshPrefix()}never`, '0.2'), StoreUnavailableError);
+    t.equal(redis.notReadyBecause(), 'redis unavailable');
+    await sleep(300); // the connection answers in order: the BLPOP's own answer comes first
+    t.equal(await redis.command('PING'), 'PONG', 'answered once the blocking command ends');
+    t.equal(redis.notReadyBecause(), undefined);
+    t.same(
+      lines().map((l) => l.event),
+      ['store_unavailable', 'store_recovered'],
+    );
+  },
+);
 
 t.test('RedisConnection: an error reply is a bug, passed on as is (500), not an outage', async (t) => {
   const { redis } = await connect(t);
