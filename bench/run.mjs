@@ -2,6 +2,7 @@
 //   proxy  - upstream alone vs bare http-proxy vs sidecar (bearer), interleaved, per connections x size
 //            (plus Express Gateway when BENCH_EG_DIR is set)
 //   token  - POST /oauth2/token with plain, env and hashed secrets; event-loop delay during the bursts
+//   stores - bearer-validated req/s with the in-memory, Redis and JWT token stores, interleaved
 //   memory - RSS with 1,000,000 live tokens; RSS over a flood of 5,000,000 token requests (not default)
 // Each prints a table and its targets with PASS/FAIL; the last stdout line is JSON with every figure.
 // Options as flags or environment variables (flags win); `node bench/run.mjs --help` lists them, and
@@ -12,9 +13,10 @@ import path from 'node:path';
 import { children, killChildren, log, targetLines } from './lib/common.mjs';
 import { memoryScenario } from './scenarios/memory.mjs';
 import { proxyScenario } from './scenarios/proxy.mjs';
+import { storesScenario } from './scenarios/stores.mjs';
 import { tokenScenario } from './scenarios/token.mjs';
 
-const SCENARIOS = { proxy: proxyScenario, token: tokenScenario, memory: memoryScenario };
+const SCENARIOS = { proxy: proxyScenario, token: tokenScenario, stores: storesScenario, memory: memoryScenario };
 const list = (s) =>
   s
     .split(',')
@@ -29,9 +31,9 @@ const OPTIONS = [
     'only',
     '--only',
     'BENCH_ONLY',
-    'proxy,token',
-    (s) => (s === 'all' ? ['proxy', 'token', 'memory'] : list(s).every((x) => x in SCENARIOS) ? list(s) : undefined),
-    'scenarios: proxy,token,memory or all',
+    'proxy,token,stores',
+    (s) => (s === 'all' ? ['proxy', 'token', 'stores', 'memory'] : list(s).every((x) => x in SCENARIOS) ? list(s) : undefined),
+    'scenarios: proxy,token,stores,memory or all',
   ],
   ['duration', '--duration', 'BENCH_DURATION', '5', positive, 's per measured run'],
   ['rounds', '--rounds', 'BENCH_ROUNDS', '2', int, 'interleaved rounds per combination / token case'],

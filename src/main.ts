@@ -17,6 +17,7 @@ import { ConfigWatcher, readConfig, type LoadedConfig } from './config/watch.js'
 import { createLogger, type Logger } from './log.js';
 import { hashSecret } from './oauth/secret-hash.js';
 import { Sidecar } from './server.js';
+import { buildStores } from './store/build.js';
 
 const USAGE = `usage: oauth2-sidecar [--config PATH]
        oauth2-sidecar check-config PATH
@@ -78,7 +79,9 @@ export async function main(io: MainIo): Promise<number | Running> {
 async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Running | number> {
   const levelOf = (l: LoadedConfig): string => io.env.LOG_LEVEL || l.config.log_level;
   const log = createLogger({ level: levelOf(loaded), destination: io.log });
-  const sidecar = new Sidecar({ config: loaded.config, log });
+  // The JWT issuer check reads the config in force (it changes on reload).
+  const { store, counters } = await buildStores(loaded.config, io.env, log, () => sidecar.config);
+  const sidecar: Sidecar = new Sidecar({ config: loaded.config, log, store, counters });
   let address: AddressInfo;
   try {
     address = await sidecar.listen();

@@ -10,6 +10,8 @@ import type { AccessPolicy, AccessProfile, Config, Domain } from './config/schem
 import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
 import { checkBearer, queryTokenError, type BearerResult } from './oauth/bearer.js';
+import { StoreUnavailableError } from './oauth/errors.js';
+import { JWKS_PATH, JwtTokenStore } from './oauth/jwt-tokens.js';
 import { buildClientRegistry, type ClientRegistry } from './oauth/client-auth.js';
 import { handleIntrospectionRequest, INTROSPECTION_PATH } from './oauth/introspection.js';
 import { issuerOf, resourceMetadataUrl, resourcePath } from './oauth/issuer.js';
@@ -166,6 +168,10 @@ export class Sidecar {
       changed(before.listen, config.listen) && 'listen',
       changed(before.admin_listen, config.admin_listen) && 'admin_listen',
       before.tokens.max_active !== config.tokens.max_active && 'tokens.max_active',
+      changed(
+        [before.store, before.tokens.format, before.tokens.signing_keys],
+        [config.store, config.tokens.format, config.tokens.signing_keys],
+      ) && 'store or tokens.format or tokens.signing_keys',
     ].filter(Boolean);
     for (const key of pending) this.#log.warn({ event: 'config_needs_restart', detail: `${key} changed: it applies at the next start` });
   }
@@ -173,7 +179,7 @@ export class Sidecar {
   /** Readiness (for /readyz): undefined when ready, else the reason. */
   notReadyBecause(): string | undefined {
     if (this.#draining) return 'draining';
-    return this.#listening ? undefined : 'not listening';
+    return this.#listening ? this.store.notReadyBecause?.() : 'not listening';
   }
 
   /**
@@ -257,7 +263,13 @@ export class Sidecar {
     const domain = state.routes.domainOf(req.headers.host);
     const url = req.url!; // always set on a server's requests
     const q = url.indexOf('?');
-    if (domain && (q === -1 ? url : url.slice(0, q)) === TOKEN_PATH) {
+    const path = q === -1 ? url : url.slice(0, q);
+    // RFC 7517 §5: the public keys of JWT access tokens, for upstreams that verify tokens themselves.
+    if (domain && path === JWKS_PATH && this.store instanceof JwtTokenStore) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendMessage(res, 405, 'the JWKS accepts GET only', { Allow: 'GET, HEAD' });
+      return sendJson(res, 200, this.store.jwks(), { 'Cache-Control': 'public, max-age=300' });
+    }
+    if (domain && path === TOKEN_PATH) {
       if (expectContinue) res.writeContinue();
       const ctx = {
         config: state.config,
@@ -268,6 +280,8 @@ export class Sidecar {
         bodyTimeoutMs: this.#tokenBodyTimeoutMs,
         guard: { address: clientAddress(req, state.trusted), throttle: this.#throttle, now: this.#wallClock },
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
+        // The JWT `iss` (RFC 9068 §2.2): this domain's issuer (RFC 8414), else its host as addressed.
+        issuer: this.#issuer(req, domain, state) ?? `http://${requestHost(req)}`,
       };
       return handleTokenRequest(
         req,
@@ -419,13 +433,14 @@ export class Sidecar {
         error: queryError.code,
       };
     }
-    const result: BearerResult = await checkBearer(
-      req.headers.authorization,
-      authorizationCount,
-      route.collection.name,
-      this.store,
-      state.profiles,
-    );
+    let result: BearerResult;
+    try {
+      result = await checkBearer(req.headers.authorization, authorizationCount, route.collection.name, this.store, state.profiles);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err; // a bug: 500 by #internalError
+      // Fail closed: a token we cannot check is not let through, and not called invalid either.
+      return { ...refusal(503, 'the token store is unavailable'), headers: { 'Retry-After': '1' }, route, error: 'store_unavailable' };
+    }
     if (!result.ok) {
       const answer = bearerChallenge(state.config.realm, result.error, result.scope, this.#resourceMetadata(req, route, state));
       return { ok: false, ...answer, route, error: result.error?.code ?? 'no_credentials' };

@@ -69,6 +69,8 @@ t.test('ARCHITECTURE §1.5: each third-party package lives behind one file', asy
     'http-proxy': 'proxy/forward.ts',
     pino: 'log.ts',
     'prom-client': 'admin/metrics.ts',
+    ioredis: 'store/redis.ts',
+    jose: 'oauth/jwt-tokens.ts',
   };
   for (const { file, imports } of sources) {
     for (const spec of imports.filter((s) => !s.startsWith('.') && !s.startsWith('node:'))) {

@@ -4,6 +4,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { scaleOutIssues } from './scale-out.js';
 import { parseSecretHash, secretIssues } from './secrets.js';
 import { parseTimestamp, TIMESTAMP_FORM } from './timestamp.js';
 
@@ -81,10 +82,33 @@ const domain = z.strictObject({
 });
 
 const expiresIn = z.number().int().min(1).max(31_536_000);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
 const tokens = z.strictObject({
   expires_in: expiresIn.default(3600),
   max_active: z.number().int().min(1).max(50_000_000).default(100_000),
+  // Scale-out (README "Running several replicas"): absent = opaque tokens. scale-out.ts checks the keys.
+  format: z.enum(['opaque', 'jwt']).optional(),
+  signing_keys: z
+    .array(
+      z.strictObject({
+        kid: z.string().regex(/^[\x21-\x7e]+$/, 'must be 1+ printable ASCII characters without space'),
+        private_key_env: envName.optional(),
+        secret_env: envName.optional(),
+      }),
+    )
+    .optional(),
+});
+
+// Where tokens, revocations and counters live; absent = memory (one process).
+const store = z.strictObject({
+  type: z.enum(['memory', 'redis']),
+  url_env: envName.optional(),
+  key_prefix: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, 'must be 1+ printable ASCII characters without space')
+    .optional(),
+  cache_ttl_ms: z.number().int().min(0).max(60_000).optional(),
 });
 
 const collection = z.strictObject({
@@ -103,7 +127,6 @@ const secretHash = z.string().transform((text, ctx) => {
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR block');
 
 const secret = z.string().regex(VSCHAR, 'must be 1+ printable ASCII characters (RFC 6749 Appendix A)');
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
 /** A timestamp (config/timestamp.ts), as epoch ms. */
 const timestamp = z.union([z.string(), z.date()], { error: TIMESTAMP_FORM }).transform((value, ctx) => {
@@ -165,6 +188,7 @@ const configSchema = z.strictObject({
   trusted_proxies: z.array(cidr).default([]),
   domains: z.array(domain).min(1, 'at least one domain is required'),
   tokens: tokens.default({ expires_in: 3600, max_active: 100_000 }),
+  store: store.optional(),
   collections: z.array(collection),
   access_profiles: z.array(accessProfile),
   policies: z.array(policy).default([]),
@@ -205,7 +229,7 @@ export function validate(
   // reportInput: toIssues tells a missing key ("is required") from a value of the wrong type.
   const parsed = configSchema.safeParse(raw ?? {}, { reportInput: true });
   const issues: ConfigIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues);
-  issues.push(...crossCheck(raw), ...secretIssues(asArray(asRecord(raw).access_profiles), env));
+  issues.push(...crossCheck(raw), ...secretIssues(asArray(asRecord(raw).access_profiles), env), ...scaleOutIssues(asRecord(raw), env));
   if (issues.length > 0 || !parsed.success) return { issues };
   for (const profile of parsed.data.access_profiles) {
     if (profile.client_secret_env !== undefined) profile.client_secret = env[profile.client_secret_env];

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessProfile, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { authenticateClient, presentedCredentials, type ClientGuard, type ClientRegistry } from './client-auth.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, StoreUnavailableError } from './errors.js';
 import { readTokenRequestBody, type Params } from './request-body.js';
 import { sendTokenError } from './respond.js';
 import type { SecretVerifier } from './secret-hash.js';
@@ -82,7 +82,12 @@ export async function readClientRequest(
 
 /** Anything caught while answering: an OAuthError as is, anything else `server_error` (its text only logged). */
 export function toOAuthError(caught: unknown): OAuthError {
-  return caught instanceof OAuthError ? caught : new OAuthError('server_error', 'internal error', { detail: String(caught) });
+  if (caught instanceof OAuthError) return caught;
+  // A shared token store (Redis) that does not answer: 503, retry later (issue 5).
+  if (caught instanceof StoreUnavailableError) {
+    return new OAuthError('temporarily_unavailable', 'the token store is unavailable, retry later', { detail: caught.message });
+  }
+  return new OAuthError('server_error', 'internal error', { detail: String(caught) });
 }
 
 /**

@@ -54,3 +54,15 @@ export class OAuthError extends Error {
     this.retryAfterS = opts.retryAfterS;
   }
 }
+
+/**
+ * Thrown by a shared token store (Redis) that cannot be reached or did not answer in time. The
+ * bearer check answers 503 and the token endpoint `temporarily_unavailable` (503): fail closed,
+ * never a 500, since the process itself is healthy and recovers when the store returns.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(detail: string) {
+    super(`token store unavailable: ${detail}`);
+    this.name = 'StoreUnavailableError';
+  }
+}

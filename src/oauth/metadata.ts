@@ -2,6 +2,7 @@
  * Discovery documents on every domain: authorization server metadata (RFC 8414) and protected
  * resource metadata (RFC 9728), built from the config and the domain's issuer.
  */
+import { JWKS_PATH } from './jwt-tokens.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config, Domain } from '../config/schema.js';
 import { sendMessage } from '../respond.js';
@@ -39,6 +40,8 @@ export function authorizationServerMetadata(issuer: string, config: Config): Rec
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     scopes_supported: config.collections.map((c) => c.name),
+    // RFC 8414 §2: where upstreams find the keys that verify JWT access tokens (RFC 9068).
+    ...(config.tokens.format === 'jwt' ? { jwks_uri: issuer + JWKS_PATH } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { sendJson, sendMessage } from '../respond.js';
 import { readClientRequest, sendClientRequestError, toOAuthError, type ClientAuthContext } from './client-request.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, StoreUnavailableError } from './errors.js';
 import { grantScope, scopeString } from './scope.js';
 import type { TokenStore } from './tokens.js';
 
@@ -19,6 +19,8 @@ export interface TokenEndpointContext extends ClientAuthContext {
   config: Config;
   store: TokenStore;
   log: Logger;
+  /** the issuer URL of the domain answered on (JWT `iss`, RFC 9068 §2.2) */
+  issuer?: string;
   /** told of every answered token request: `error` undefined when a token was issued */
   onAnswered?: (error?: string) => void;
 }
@@ -62,6 +64,7 @@ export async function handleTokenRequest(
       client_id: profile.client_id,
       scope,
       lifetime: profile.expires_in ?? ctx.config.tokens.expires_in,
+      issuer: ctx.issuer,
     });
     // RFC 6749 §5.1: scope is sent whenever the client asked for one (the granted, normalised value);
     // a request without scope gets the profile's collections and the answer it always had.
@@ -81,7 +84,7 @@ export async function handleTokenRequest(
     const err = toOAuthError(caught);
     sendClientRequestError(res, err, ctx.config.realm);
     ctx.onAnswered?.(err.code);
-    const level = err.code === 'server_error' ? 'error' : 'info';
+    const level = err.code === 'server_error' || caught instanceof StoreUnavailableError ? 'error' : 'info';
     ctx.log[level]({
       event: 'token_denied',
       host: info.host,

@@ -30,6 +30,8 @@ export interface TokenGrant {
   scope: readonly string[];
   /** lifetime in seconds */
   lifetime: number;
+  /** the issuer URL of the domain the token endpoint answered on (JWT `iss`); opaque tokens ignore it */
+  issuer?: string;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface TokenStore {
    * @returns true if a live token was revoked; false if it was unknown, already expired, evicted or revoked
    */
   revoke(access_token: string): Promise<boolean>;
+  /** for /readyz, shared stores only: undefined when the store answers, else why not */
+  notReadyBecause?(): string | undefined;
   /** stops background work (the sweep timer) */
   close(): void;
 }

@@ -23,7 +23,7 @@ interface Container {
 }
 
 const docs = parseAllDocuments(readFileSync(new URL('../../deploy/kubernetes.yaml', import.meta.url), 'utf8')).map((d) => d.toJS());
-const byKind = (kind: string): any => docs.find((d) => d.kind === kind);
+const byKind = (kind: string, name?: string): any => docs.find((d) => d.kind === kind && (!name || d.metadata.name === name));
 const secret = byKind('Secret').stringData as Record<string, string>;
 const configText = byKind('ConfigMap').data['config.yaml'] as string;
 const pod = byKind('Deployment').spec.template.spec as { terminationGracePeriodSeconds: number; containers: Container[] };
@@ -86,4 +86,19 @@ t.test('the ConfigMap is mounted as the directory of CONFIG_FILE (no subPath, or
   const mount = sidecar.volumeMounts!.find((m) => m.name === 'config')!;
   t.equal(mount.mountPath, posix.dirname(configFile));
   t.equal(mount.subPath, undefined);
+});
+
+t.test('scale-out: several replicas share one Redis: store redis with REDIS_URL from the Secret naming the Redis Service', async (t) => {
+  const config = exampleConfig();
+  t.ok(byKind('Deployment', 'orders-api').spec.replicas > 1, 'several replicas');
+  t.strictSame(config.store, { type: 'redis', url_env: 'REDIS_URL', cache_ttl_ms: 2000 });
+  const url = new URL(secret.REDIS_URL!);
+  const service = byKind('Service', url.hostname);
+  t.ok(service, `a Service named ${url.hostname}`);
+  t.equal(service.spec.ports[0].port, Number(url.port));
+  t.strictSame(
+    byKind('Deployment', url.hostname).spec.template.metadata.labels,
+    service.spec.selector,
+    'the Service selects the Redis pod',
+  );
 });
