@@ -106,3 +106,21 @@ t.test('scale-out §3: Redis stopped and started mid-test: 503 and not ready, no
   t.same(await Promise.all(pair.map((p) => status(p.port, fresh))), [200, 200]);
   t.match(pair[1]!.events('store_recovered'), [{ level: 'warn', store: 'redis' }]);
 });
+
+t.test('scale-out: an access policy of N requests a minute over three replicas admits exactly N (counters in Redis)', async (t) => {
+  const N = 7;
+  const ownPrefix = freshPrefix();
+  const text = JSON.stringify({
+    ...JSON.parse(config({ policy: 'tight' }, { key_prefix: ownPrefix })),
+    policies: [{ name: 'tight', rate_limit: { requests: N, window_s: 60 } }],
+  });
+  const three = await Promise.all([0, 1, 2].map((i) => replica(t, `p${i}.yaml`, text)));
+  const token = await getToken(three[0]!.port, BASIC.b);
+  // 21 calls at once, spread over the three replicas; a window boundary between them would let a few
+  // more through, so a window that is about to end is waited out first.
+  const secondsLeft = 60 - (Math.floor(Date.now() / 1000) % 60);
+  if (secondsLeft < 5) await new Promise((resolve) => setTimeout(resolve, secondsLeft * 1000));
+  const statuses = await Promise.all(Array.from({ length: 3 * N }, (_, i) => status(three[i % 3]!.port, token)));
+  t.equal(statuses.filter((s) => s === 200).length, N, 'exactly N admitted');
+  t.equal(statuses.filter((s) => s === 429).length, 2 * N, 'the rest refused with 429');
+});
