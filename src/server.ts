@@ -280,8 +280,8 @@ export class Sidecar {
         bodyTimeoutMs: this.#tokenBodyTimeoutMs,
         guard: { address: clientAddress(req, state.trusted), throttle: this.#throttle, now: this.#wallClock },
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
-        // The JWT `iss` (RFC 9068 §2.2): this domain's issuer (RFC 8414), else its host as addressed.
-        issuer: this.#issuer(req, domain, state) ?? `http://${requestHost(req)}`,
+        // The JWT `iss` (RFC 9068 §2.2): this domain's issuer (RFC 8414).
+        issuer: this.#issuer(req, domain, state),
       };
       return handleTokenRequest(
         req,

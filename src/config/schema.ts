@@ -86,7 +86,8 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environ
 
 const tokens = z.strictObject({
   expires_in: expiresIn.default(3600),
-  max_active: z.number().int().min(1).max(50_000_000).default(100_000),
+  // lru-cache reserves 16 bytes per slot up front (src/oauth/tokens.ts): 160 MB at this cap.
+  max_active: z.number().int().min(1).max(10_000_000).default(100_000),
   // Scale-out (README "Running several replicas"): absent = opaque tokens. scale-out.ts checks the keys.
   format: z.enum(['opaque', 'jwt']).optional(),
   signing_keys: z
