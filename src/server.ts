@@ -290,7 +290,7 @@ export class Sidecar {
         ctx,
       );
     }
-    if (domain && this.#oauthEndpoint(req, res, domain, pathOf(url), counts.authorization, expectContinue, state)) return;
+    if (domain && this.#oauthEndpoint(req, res, domain, path, counts.authorization, expectContinue, state)) return;
     const started = performance.now();
     const decision = await this.#authorise(req, domain, counts.authorization, state);
     if (!decision.ok) {
@@ -306,7 +306,7 @@ export class Sidecar {
     if (expectContinue) res.writeContinue();
     const { route } = decision;
     const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
-    const exchange = { req, route, identity: decision.identity, path: pathOf(url), started, forwardedAt: performance.now() };
+    const exchange = { req, route, identity: decision.identity, path, started, forwardedAt: performance.now() };
     this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(exchange, outcome));
   }
 
