@@ -4,6 +4,7 @@
  * client authentication, one way of answering its errors, so the three cannot drift apart.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendMessage } from '../respond.js';
 import type { AccessProfile, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { authenticateClient, presentedCredentials, type ClientGuard, type ClientRegistry } from './client-auth.js';
@@ -79,6 +80,73 @@ export async function readClientRequest(
   const profile = await authenticateClient(presented, ctx.registry, ctx.verifier, gone.signal, ctx.guard);
   return { params, profile };
 }
+
+/** A client-authenticated endpoint as `serveClientRequest` runs it. */
+export interface ClientEndpoint {
+  /** its name in the 405 answer: "token", "introspection", "revocation" */
+  name: string;
+  /** the log event of a refused request, e.g. `token_denied` */
+  denied: string;
+  /**
+   * Answers an authenticated request.
+   * @returns the success log line's `event` and extra fields (never a token or secret)
+   * @throws OAuthError (or anything else: server_error) to be answered and logged as `denied`
+   */
+  work(params: Params, profile: AccessProfile): Promise<{ event: string } & Record<string, unknown>>;
+  /** told of every request answered after the method check: `error` undefined on success */
+  onAnswered?: (error?: string) => void;
+}
+
+/**
+ * The frame of every client-authenticated endpoint: POST only (405 with Allow), the request read and
+ * the client authenticated (`readClientRequest`), then the endpoint's own work; a failure answered as
+ * an OAuth error (RFC 6749 §5.2, RFC 7662 §2.3, RFC 7009 §2.2.1) and logged as `denied` with the
+ * client_id presented. One log line per request, with `duration_ms` in ms. Never throws.
+ */
+export async function serveClientRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: ClientRequestFacts & { host: string },
+  ctx: ClientAuthContext & { config: Config; log: Logger },
+  endpoint: ClientEndpoint,
+): Promise<void> {
+  const started = performance.now();
+  if (req.method !== 'POST') {
+    sendMessage(res, 405, `the ${endpoint.name} endpoint accepts POST only`, { Allow: 'POST' });
+    return;
+  }
+  const seen: { client_id?: string } = {};
+  try {
+    const { params, profile } = await readClientRequest(req, res, facts, ctx, seen);
+    const { event, ...fields } = await endpoint.work(params, profile);
+    endpoint.onAnswered?.();
+    ctx.log.info({
+      event,
+      host: facts.host,
+      client_id: profile.client_id,
+      access_profile: profile.name,
+      ...fields,
+      status: 200,
+      duration_ms: ms(started),
+    });
+  } catch (caught) {
+    const err = toOAuthError(caught);
+    sendClientRequestError(res, err, ctx.config.realm);
+    endpoint.onAnswered?.(err.code);
+    const level = err.code === 'server_error' || caught instanceof StoreUnavailableError ? 'error' : 'info';
+    ctx.log[level]({
+      event: endpoint.denied,
+      host: facts.host,
+      client_id: seen.client_id,
+      status: err.status,
+      error: err.code,
+      detail: err.detail ?? err.description,
+      duration_ms: ms(started),
+    });
+  }
+}
+
+const ms = (since: number): number => Math.round((performance.now() - since) * 1000) / 1000;
 
 /** Anything caught while answering: an OAuthError as is, anything else `server_error` (its text only logged). */
 export function toOAuthError(caught: unknown): OAuthError {

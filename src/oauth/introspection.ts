@@ -5,14 +5,8 @@
 import { cutOff } from './bearer.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessProfile } from '../config/schema.js';
-import { sendJson, sendMessage } from '../respond.js';
-import {
-  readClientRequest,
-  sendClientRequestError,
-  toOAuthError,
-  type TokenManagementContext,
-  type TokenManagementRequest,
-} from './client-request.js';
+import { sendJson } from '../respond.js';
+import { serveClientRequest, type TokenManagementContext, type TokenManagementRequest } from './client-request.js';
 import { OAuthError } from './errors.js';
 import type { Params } from './request-body.js';
 import { scopeString } from './scope.js';
@@ -29,47 +23,23 @@ export const INTROSPECTION_PATH = '/oauth2/introspect';
  * `token_type_hint` is ignored: there is one kind of token (§2.1 lets the server search further).
  * Never throws; logs `token_introspected` without the token.
  */
-export async function handleIntrospectionRequest(
+export function handleIntrospectionRequest(
   req: IncomingMessage,
   res: ServerResponse,
   info: TokenManagementRequest,
   ctx: TokenManagementContext,
 ): Promise<void> {
-  const started = performance.now();
-  if (req.method !== 'POST') {
-    sendMessage(res, 405, 'the introspection endpoint accepts POST only', { Allow: 'POST' });
-    return;
-  }
-  const seen: { client_id?: string } = {};
-  try {
-    const { params, profile } = await readClientRequest(req, res, info, ctx, seen);
-    const record = await ctx.store.lookup(requiredToken(params));
-    const owner = record && liveProfile(record, ctx.profiles);
-    const visible = owner !== undefined && (record!.client_id === profile.client_id || profile.introspection);
-    sendJson(res, 200, visible ? activeAnswer(record!, owner, info.issuer) : { active: false });
-    ctx.log.info({
-      event: 'token_introspected',
-      host: info.host,
-      client_id: profile.client_id,
-      access_profile: profile.name,
-      active: visible,
-      token_client_id: visible ? record!.client_id : undefined,
-      status: 200,
-      duration_ms: ms(started),
-    });
-  } catch (caught) {
-    const err = toOAuthError(caught);
-    sendClientRequestError(res, err, ctx.config.realm);
-    ctx.log[err.code === 'server_error' ? 'error' : 'info']({
-      event: 'introspection_denied',
-      host: info.host,
-      client_id: seen.client_id,
-      status: err.status,
-      error: err.code,
-      detail: err.detail ?? err.description,
-      duration_ms: ms(started),
-    });
-  }
+  return serveClientRequest(req, res, info, ctx, {
+    name: 'introspection',
+    denied: 'introspection_denied',
+    async work(params, profile) {
+      const record = await ctx.store.lookup(requiredToken(params));
+      const owner = record && liveProfile(record, ctx.profiles);
+      const visible = owner !== undefined && (record!.client_id === profile.client_id || profile.introspection);
+      sendJson(res, 200, visible ? activeAnswer(record!, owner, info.issuer) : { active: false });
+      return { event: 'token_introspected', active: visible, token_client_id: visible ? record!.client_id : undefined };
+    },
+  });
 }
 
 /**
@@ -106,5 +76,3 @@ function activeAnswer(record: TokenRecord, owner: AccessProfile, issuer: string 
     ...(issuer === undefined ? {} : { iss: issuer }),
   };
 }
-
-const ms = (since: number): number => Math.round((performance.now() - since) * 1000) / 1000;

@@ -5,9 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { sendJson, sendMessage } from '../respond.js';
-import { readClientRequest, sendClientRequestError, toOAuthError, type ClientAuthContext } from './client-request.js';
-import { OAuthError, StoreUnavailableError } from './errors.js';
+import { sendJson } from '../respond.js';
+import { serveClientRequest, type ClientAuthContext } from './client-request.js';
+import { OAuthError } from './errors.js';
 import { grantScope, scopeString } from './scope.js';
 import type { TokenStore } from './tokens.js';
 
@@ -38,63 +38,36 @@ export interface TokenRequestInfo {
  * Handles `POST /oauth2/token` (RFC 6749 §4.4.2, §4.4.3, §5.1, §5.2). Never throws: every failure is
  * answered as JSON and logged as `token_denied`, success as `token_issued`.
  */
-export async function handleTokenRequest(
+export function handleTokenRequest(
   req: IncomingMessage,
   res: ServerResponse,
   info: TokenRequestInfo,
   ctx: TokenEndpointContext,
 ): Promise<void> {
-  const started = performance.now();
-  if (req.method !== 'POST') {
-    sendMessage(res, 405, 'the token endpoint accepts POST only', { Allow: 'POST' });
-    return;
-  }
-  const seen: { client_id?: string } = {};
-  try {
-    const { params, profile } = await readClientRequest(req, res, info, ctx, seen);
-    const grantType = params.get('grant_type');
-    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
-    if (grantType !== 'client_credentials') {
-      throw new OAuthError('unsupported_grant_type', 'only grant_type=client_credentials is supported');
-    }
-    const requested = params.get('scope');
-    const scope = grantScope(requested, profile.collections);
-    const { access_token, expires_in } = await ctx.store.issue({
-      profile: profile.name,
-      client_id: profile.client_id,
-      scope,
-      lifetime: profile.expires_in ?? ctx.config.tokens.expires_in,
-      issuer: ctx.issuer,
-    });
-    // RFC 6749 §5.1: scope is sent whenever the client asked for one (the granted, normalised value);
-    // a request without scope gets the profile's collections and the answer it always had.
-    const granted = requested === undefined ? {} : { scope: scopeString(scope) };
-    sendJson(res, 200, { access_token, token_type: 'bearer', expires_in, ...granted });
-    ctx.onAnswered?.();
-    ctx.log.info({
-      event: 'token_issued',
-      host: info.host,
-      client_id: profile.client_id,
-      access_profile: profile.name,
-      scope: scopeString(scope),
-      status: 200,
-      duration_ms: ms(started),
-    });
-  } catch (caught) {
-    const err = toOAuthError(caught);
-    sendClientRequestError(res, err, ctx.config.realm);
-    ctx.onAnswered?.(err.code);
-    const level = err.code === 'server_error' || caught instanceof StoreUnavailableError ? 'error' : 'info';
-    ctx.log[level]({
-      event: 'token_denied',
-      host: info.host,
-      client_id: seen.client_id,
-      status: err.status,
-      error: err.code,
-      detail: err.detail ?? err.description,
-      duration_ms: ms(started),
-    });
-  }
+  return serveClientRequest(req, res, info, ctx, {
+    name: 'token',
+    denied: 'token_denied',
+    onAnswered: ctx.onAnswered,
+    async work(params, profile) {
+      const grantType = params.get('grant_type');
+      if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
+      if (grantType !== 'client_credentials') {
+        throw new OAuthError('unsupported_grant_type', 'only grant_type=client_credentials is supported');
+      }
+      const requested = params.get('scope');
+      const scope = grantScope(requested, profile.collections);
+      const { access_token, expires_in } = await ctx.store.issue({
+        profile: profile.name,
+        client_id: profile.client_id,
+        scope,
+        lifetime: profile.expires_in ?? ctx.config.tokens.expires_in,
+        issuer: ctx.issuer,
+      });
+      // RFC 6749 §5.1: scope is sent whenever the client asked for one (the granted, normalised value);
+      // a request without scope gets the profile's collections and the answer it always had.
+      const granted = requested === undefined ? {} : { scope: scopeString(scope) };
+      sendJson(res, 200, { access_token, token_type: 'bearer', expires_in, ...granted });
+      return { event: 'token_issued', scope: scopeString(scope) };
+    },
+  });
 }
-
-const ms = (since: number): number => Math.round((performance.now() - since) * 1000) / 1000;
