@@ -6,6 +6,7 @@ import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo, BlockList, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { addressList, listed } from './addresses.js';
+import { InFlight } from './in-flight.js';
 import type { AccessPolicy, AccessProfile, Config, Domain } from './config/schema.js';
 import { Metrics } from './admin/metrics.js';
 import { flushLogger, type Logger } from './log.js';
@@ -83,7 +84,7 @@ export class Sidecar {
   readonly #forwarder = new Forwarder();
   readonly #upgraded = new Set<Duplex>();
   /** responses not yet finished or closed: drain() tells their connections to close */
-  readonly #responses = new Set<ServerResponse>();
+  readonly #responses = new InFlight<ServerResponse>();
   /** a 'close' listener shared by every tracked response (no closure per request) */
   readonly #untrack: (this: ServerResponse) => void;
   #state: State;

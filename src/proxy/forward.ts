@@ -18,6 +18,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import httpProxy from 'http-proxy';
+import { InFlight } from '../in-flight.js';
 import { sendMessage, writeRawJson } from '../respond.js';
 import { closeDelimitedHeaders, responseHeaderLines } from './headers.js';
 
@@ -267,7 +268,7 @@ function armTimeout(proxyReq: http.ClientRequest, ms: number, state: { timedOut:
  * request does) costs a Timeout object and listeners on every request and showed in the bench.
  */
 export const SWEEP_MS = 100;
-const watched = new Set<Exchange>();
+const watched = new InFlight<Exchange>();
 let sweeper: NodeJS.Timeout | undefined;
 
 function watch(exchange: Exchange): void {
