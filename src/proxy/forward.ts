@@ -1,15 +1,18 @@
 /**
- * The http-proxy adapter: the only file that imports `http-proxy`. http-proxy 1.18.1 does the piping;
- * the glue here fixes what it gets wrong on Node 20 (see README "Design notes"):
- * - its path join collapses "//" and rewrites "http:/" (B25): replaced by an exact join;
- * - its DELETE/OPTIONS length rewrite forwards a chunked body as a second request (B16): pass removed;
- * - it cancels the upstream only on `aborted`, which no longer fires once the body is read (B17):
- *   the upstream request is destroyed when the client's response closes unfinished, and a client
- *   gone before forwarding starts is not forwarded at all;
- * - its timeout surfaces as a reset (B19): our own timer marks it, and it becomes 504 (also for a
- *   WebSocket handshake the upstream does not answer);
- * - its `proxyReq` hook is skipped with `Expect`; headers are rewritten before `web()` instead (B13);
- * - responses are written here, without hop-by-hop headers (B14), and an error after the response
+ * Forwarding, the only file that imports `http-proxy`. Plain requests go upstream over node:http
+ * directly; http-proxy 1.18.1 relays WebSocket upgrades. Why (README "Design notes"): for plain
+ * requests every piece of http-proxy was either replaced by glue or unused (its path join, its
+ * DELETE/OPTIONS length rewrite, its response writing, its timeout), and what was left, its per
+ * request option copies, header copy and listeners, cost more CPU than the bearer check itself:
+ * measured, a bare node:http forwarder needs ~16% less CPU per request than bare http-proxy.
+ * What the glue fixed stays fixed here:
+ * - the upstream request target is the exact path authorised, never re-joined (B25);
+ * - a chunked DELETE/OPTIONS body keeps its framing; a bodiless POST says Content-Length: 0 (B16);
+ * - the upstream request is destroyed when the client's response closes unfinished, and a client
+ *   gone before forwarding starts is not forwarded at all (B17);
+ * - an upstream silent for the collection's timeout is a 504, or a cut connection mid-body (B19);
+ * - headers are rewritten before sending, with `Expect` handled by the server (B13);
+ * - responses are written without hop-by-hop headers (B14), and an error after the response
  *   started destroys the connection instead of appending a 502 to it (B18); a refused WebSocket
  *   handshake is relayed without hop-by-hop headers, and a failed one gets a 502 JSON answer.
  */
@@ -60,15 +63,16 @@ interface Exchange {
   target: ForwardTarget;
   res: ServerResponse;
   done: (outcome: ForwardOutcome) => void;
-  proxyReq?: http.ClientRequest;
+  proxyReq: http.ClientRequest | undefined;
+  proxyRes: IncomingMessage | undefined;
   timedOut: boolean;
-  /** for the idle sweep: the upstream socket's bytes read + written when last seen, and since when (ms) */
+  /** for the idle sweep: the upstream socket's bytes read + written when last seen (-1: no socket yet), and since when (ms) */
   io: number;
   quietSince: number;
   upstreamBroke: boolean;
   finished: boolean;
   bytes: number;
-  upstreamStatus?: number;
+  upstreamStatus: number | undefined;
 }
 
 /** One WebSocket handshake, until the upstream answers it. */
@@ -77,8 +81,7 @@ interface Handshake {
   timedOut: boolean;
 }
 
-// http-proxy hands its per-call options to the `proxyReq`/`proxyReqWs` listeners: the exchange rides there.
-type ExchangeOptions = httpProxy.ServerOptions & { exchange: Exchange };
+// http-proxy hands its per-call options to the `proxyReqWs` listener: the handshake rides there.
 type HandshakeOptions = httpProxy.ServerOptions & { handshake: Handshake };
 
 /** Forwards authorised requests and WebSocket upgrades to upstreams over keep-alive connections. */
@@ -90,31 +93,15 @@ export class Forwarder {
   };
 
   constructor() {
-    this.#proxy = httpProxy.createProxyServer({ toProxy: true, prependPath: false, selfHandleResponse: true, xfwd: false });
-    // B16: drop the pass that rewrites DELETE/OPTIONS without Content-Length to "Content-Length: 0".
-    const passes = (this.#proxy as unknown as { webPasses: { name: string }[] }).webPasses;
-    passes.splice(0, passes.length, ...passes.filter((pass) => pass.name !== 'deleteLength'));
-    this.#proxy.on('proxyReq', (proxyReq, _req, _res, options) => {
-      const exchange = (options as ExchangeOptions).exchange;
-      exchange.proxyReq = proxyReq;
-      watch(exchange);
-    });
-    // Emitted by http-proxy's own 'response' listener, before it would touch the response (it does
-    // not, with selfHandleResponse).
-    this.#proxy.on('proxyRes', (proxyRes, _req, res) => onProxyRes(proxyRes, (res as ExchangeHolder)[EXCHANGE]!));
-    // The upstream has said everything (the client may still be reading): its socket may already
-    // serve another request, so the exchange's idle clock stops here.
-    this.#proxy.on('end', (_req, res) => watched.delete((res as ExchangeHolder)[EXCHANGE]!));
+    this.#proxy = httpProxy.createProxyServer({ toProxy: true, prependPath: false, xfwd: false });
     this.#proxy.on('proxyReqWs', (proxyReq, _req, _socket, options) =>
       this.#onProxyReqWs(proxyReq, (options as HandshakeOptions).handshake),
     );
-    // A client reset while the upstream request is open: http-proxy aborts it; nothing to answer.
-    this.#proxy.on('econnreset', () => {});
   }
 
   /**
-   * Forwards a request whose headers `prepareUpstreamHeaders` has already rewritten (it removes
-   * `Expect`, without which http-proxy would skip the hook that arms the timeout).
+   * Forwards a request whose headers `prepareUpstreamHeaders` has already rewritten, to
+   * `target.upstream` + `target.path` exactly, and relays the answer.
    * @param done called once with the outcome, after the client's response finished or closed
    */
   web(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, done: (outcome: ForwardOutcome) => void): void {
@@ -122,26 +109,40 @@ export class Forwarder {
       target,
       res,
       done,
+      proxyReq: undefined,
+      proxyRes: undefined,
       timedOut: false,
       io: -1,
-      quietSince: 0,
+      quietSince: performance.now(),
       upstreamBroke: false,
       finished: false,
       bytes: 0,
+      upstreamStatus: undefined,
     };
     // B17: the client left while its request was being authorised (a token store may answer
     // asynchronously): its response closed before we could listen for that, so nothing is forwarded.
     if (res.destroyed) return finish(exchange, { status: 0, error: 'client_closed', bytes: 0 });
-    req.url = target.path;
+    const upstream = target.upstream;
+    const https = upstream.protocol === 'https:';
+    const proxyReq = (https ? httpsRequest : http.request)({
+      agent: this.#agents[https ? 'https:' : 'http:'],
+      ...plainTarget(upstream),
+      method: req.method,
+      path: target.path,
+      headers: req.headers,
+    });
+    exchange.proxyReq = proxyReq;
     // Listeners shared by every exchange find theirs on the emitter: no closures per request.
     (res as ExchangeHolder)[EXCHANGE] = exchange;
+    (proxyReq as ExchangeHolder)[EXCHANGE] = exchange;
     res.once('close', onResponseClose);
-    const options: ExchangeOptions = {
-      target: plainTarget(target.upstream),
-      agent: this.#agents[target.upstream.protocol as 'http:'],
-      exchange,
-    };
-    this.#proxy.web(req, res, options, (err) => this.#onError(err, exchange));
+    proxyReq.on('error', onUpstreamError);
+    proxyReq.once('response', onProxyRes);
+    watched.add(exchange);
+    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+    // Node's parser has already seen the whole of a bodiless request: no pipe to set up and tear down.
+    if (req.complete && req.readableLength === 0) proxyReq.end();
+    else req.pipe(proxyReq);
   }
 
   /**
@@ -170,36 +171,27 @@ export class Forwarder {
   #onProxyReqWs(proxyReq: http.ClientRequest, handshake: Handshake): void {
     // The handshake's answer is due within timeoutMs; http-proxy clears the timer on the upgraded
     // socket, since a WebSocket may rightly stay silent for long.
-    armTimeout(proxyReq, handshake.timeoutMs, handshake);
+    proxyReq.setTimeout(handshake.timeoutMs, () => {
+      handshake.timedOut = true;
+      proxyReq.destroy(new Error(TIMED_OUT));
+    });
     // B14: a refused handshake (no 101) is relayed by http-proxy's own 'response' listener, which
     // runs after this one: its headers are cleaned first.
     proxyReq.once('response', (proxyRes: IncomingMessage) => closeDelimitedHeaders(proxyRes.headers));
   }
-
-  #onError(err: Error, exchange: Exchange): void {
-    const res = exchange.res;
-    const error = exchange.timedOut ? 'upstream_timeout' : 'upstream_error';
-    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
-    if (res.headersSent || res.destroyed) {
-      // Too late for a status: cut the connection so the client sees a truncated response (B18, B19).
-      res.destroy();
-      finish(exchange, { status: res.statusCode, error, detail, bytes: exchange.bytes });
-      return;
-    }
-    const status = exchange.timedOut ? 504 : 502;
-    sendMessage(res, status, exchange.timedOut ? TIMED_OUT : UNAVAILABLE);
-    finish(exchange, { status, error, detail, bytes: 0 });
-  }
 }
 
+const httpsRequest = https.request;
 const EXCHANGE = Symbol('exchange');
-/** A client response or upstream response carrying its exchange, for the shared listeners below. */
+/** A client response or upstream request or response carrying its exchange, for the shared listeners below. */
 type ExchangeHolder = { [EXCHANGE]?: Exchange };
 
 /** The upstream answered: relay its status and headers without hop-by-hop fields (B14), then its body. */
-function onProxyRes(proxyRes: IncomingMessage, exchange: Exchange): void {
+function onProxyRes(this: http.ClientRequest, proxyRes: IncomingMessage): void {
+  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
   const res = exchange.res;
   exchange.upstreamStatus = proxyRes.statusCode;
+  exchange.proxyRes = proxyRes;
   // statusCode is set on every response a client request receives.
   res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
   (proxyRes as ExchangeHolder)[EXCHANGE] = exchange;
@@ -220,6 +212,23 @@ function upstreamBroke(this: IncomingMessage): void {
   exchange.res.destroy();
 }
 
+/** The upstream request failed (refused, reset, timed out by the sweep): 502 or 504, or a cut connection. */
+function onUpstreamError(this: http.ClientRequest, err: Error): void {
+  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
+  const res = exchange.res;
+  const error = exchange.timedOut ? 'upstream_timeout' : 'upstream_error';
+  const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+  if (res.headersSent || res.destroyed) {
+    // Too late for a status: cut the connection so the client sees a truncated response (B18, B19).
+    res.destroy();
+    finish(exchange, { status: res.statusCode, error, detail, bytes: exchange.bytes });
+    return;
+  }
+  const status = exchange.timedOut ? 504 : 502;
+  sendMessage(res, status, exchange.timedOut ? TIMED_OUT : UNAVAILABLE);
+  finish(exchange, { status, error, detail, bytes: 0 });
+}
+
 /**
  * The client's response closed: after it finished (the exchange is complete), or before (B17: the
  * client went away, or the upstream broke or timed out: tear the upstream exchange down).
@@ -227,12 +236,12 @@ function upstreamBroke(this: IncomingMessage): void {
 function onResponseClose(this: ServerResponse): void {
   const exchange = (this as ExchangeHolder)[EXCHANGE]!;
   if (this.writableFinished) return finish(exchange, { status: this.statusCode, bytes: exchange.bytes });
-  exchange.proxyReq?.destroy();
+  exchange.proxyReq!.destroy();
   const error = exchange.timedOut ? 'upstream_timeout' : exchange.upstreamBroke ? 'upstream_error' : 'client_closed';
   finish(exchange, { status: this.headersSent ? this.statusCode : 0, error, bytes: exchange.bytes });
 }
 
-/** Reports the outcome once (the error handler and the close listener may both see the end). */
+/** Reports the outcome once (the error listener and the close listener may both see the end). */
 function finish(exchange: Exchange, outcome: ForwardOutcome): void {
   if (exchange.finished) return;
   exchange.finished = true;
@@ -241,50 +250,40 @@ function finish(exchange: Exchange, outcome: ForwardOutcome): void {
   exchange.done(outcome);
 }
 
-// http-proxy copies ten fields of its target per request; a WHATWG URL computes each in a getter.
+// The request options of an upstream, made once per upstream URL: a WHATWG URL computes each field in a getter.
 const plainTargets = new WeakMap<URL, PlainTarget>();
-type PlainTarget = { protocol: string; host: string; hostname: string; port: string };
+type PlainTarget = { protocol: string; hostname: string; port: string };
 function plainTarget(url: URL): PlainTarget {
   let plain = plainTargets.get(url);
-  if (!plain) plainTargets.set(url, (plain = { protocol: url.protocol, host: url.host, hostname: url.hostname, port: url.port }));
+  // [::1] -> ::1: node:http takes the bare address
+  if (!plain)
+    plainTargets.set(url, (plain = { protocol: url.protocol, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port }));
   return plain;
 }
 
 /**
- * B19: no byte from the upstream for `ms` -> mark the handshake as timed out, then abort it; the
- * error handler sees the mark and answers 504 rather than the 502 a reset would get.
- */
-function armTimeout(proxyReq: http.ClientRequest, ms: number, state: { timedOut: boolean }): void {
-  proxyReq.setTimeout(ms, () => {
-    state.timedOut = true;
-    proxyReq.destroy(new Error(TIMED_OUT));
-  });
-}
-
-/**
  * B19 for forwarded requests: an exchange whose upstream socket moves no byte either way for the
- * collection's `timeout_ms` is timed out (504, or cut mid-body). One sweep every SWEEP_MS checks all
- * of them, so a timeout fires up to SWEEP_MS late; a timer per request (what `setTimeout` on the
- * request does) costs a Timeout object and listeners on every request and showed in the bench.
+ * collection's `timeout_ms` (counted from the request, so a connect that never completes counts) is
+ * timed out: 504, or cut mid-body. One sweep every SWEEP_MS checks all of them, so a timeout fires
+ * up to SWEEP_MS late; a timer per request (what `setTimeout` on the request does) costs a Timeout
+ * object and listeners on every request and showed in the bench. Once the upstream has sent its
+ * whole answer (the client may still be reading it), its socket may serve another request: the
+ * exchange leaves the sweep.
  */
 export const SWEEP_MS = 100;
 const watched = new InFlight<Exchange>();
 let sweeper: NodeJS.Timeout | undefined;
 
-function watch(exchange: Exchange): void {
-  const socket = exchange.proxyReq!.socket!; // 'proxyReq' is emitted once the request has its socket
-  exchange.io = socket.bytesRead + socket.bytesWritten;
-  exchange.quietSince = performance.now();
-  watched.add(exchange);
-  sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-}
-
 function sweep(): void {
   const now = performance.now();
   for (const exchange of watched) {
-    const proxyReq = exchange.proxyReq!; // set before watch()
-    const socket = proxyReq.socket!;
-    const io = socket.bytesRead + socket.bytesWritten;
+    const proxyReq = exchange.proxyReq!; // set before the exchange is watched
+    if (exchange.proxyRes?.complete) {
+      watched.delete(exchange);
+      continue;
+    }
+    const socket = proxyReq.socket;
+    const io = socket ? socket.bytesRead + socket.bytesWritten : -1;
     if (io !== exchange.io) {
       exchange.io = io;
       exchange.quietSince = now;
