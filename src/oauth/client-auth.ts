@@ -3,7 +3,7 @@
  * `client_secret_post`, one method per request (§2.3), secrets compared in constant time; with a
  * `ClientGuard`, also failure throttling, `allowed_ips` and the previous secret of a rotation.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { addressList, listed } from '../addresses.js';
 import type { SecretHash } from '../config/secrets.js';
@@ -46,7 +46,7 @@ export interface ClientGuard {
   now: () => number;
 }
 
-const digest = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
+const digest = (secret: string): Buffer => hash('sha256', secret, 'buffer') as unknown as Buffer; // one-shot: no Hash object
 // Compared against when the client_id is unknown, so unknown ids cost what wrong secrets cost (B08).
 const DUMMY_DIGEST = digest('no client has this secret');
 
@@ -141,7 +141,8 @@ function readings(raw: string): string[] {
  * `allowed_ips` against the address only, so strangers cannot lock a client out of its own
  * networks). Without a guard (no address known) a profile with `allowed_ips` is always refused.
  * @param verifier checks secrets against a profile's `client_secret_hash` (PBKDF2, bounded cost)
- * @param signal aborted when the client has gone (see SecretVerifier.verify)
+ * @param gone gives a signal aborted when the client has gone (see SecretVerifier.verify); called only
+ *   when a hashed secret is verified, so plain secrets cost no AbortController
  * @param guard the request's address, the failure throttle and the wall clock
  * @returns the access profile of the authenticated client
  * @throws OAuthError invalid_client, the same for an unknown id, a wrong secret, a disabled profile
@@ -152,13 +153,13 @@ export async function authenticateClient(
   presented: PresentedCredentials,
   registry: ClientRegistry,
   verifier: SecretVerifier,
-  signal?: AbortSignal,
+  gone?: () => AbortSignal,
   guard?: ClientGuard,
 ): Promise<AccessProfile> {
   const entry = presented.ids.map((id) => registry.get(id)).find((e) => e !== undefined);
   if (!guard) {
     if (entry?.allowed) throw failed('source address not allowed', 'no address to judge allowed_ips by');
-    return verifyClient(entry, presented, verifier, signal, Date.now());
+    return verifyClient(entry, presented, verifier, gone, Date.now());
   }
   const clientId = entry?.profile.client_id ?? presented.ids[0]!;
   await guard.throttle.check(clientId, guard.address);
@@ -168,7 +169,7 @@ export async function authenticateClient(
     throw failed('source address not allowed');
   }
   try {
-    return await verifyClient(entry, presented, verifier, signal, guard.now());
+    return await verifyClient(entry, presented, verifier, gone, guard.now());
   } catch (err) {
     if (err instanceof OAuthError && err.code === 'invalid_client') await guard.throttle.failed(clientId, guard.address);
     throw err;
@@ -185,14 +186,14 @@ async function verifyClient(
   entry: Entry | undefined,
   presented: PresentedCredentials,
   verifier: SecretVerifier,
-  signal: AbortSignal | undefined,
+  gone: (() => AbortSignal) | undefined,
   now: number,
 ): Promise<AccessProfile> {
-  let ok = await matches(presented.secrets, entry ? entry.digest : DUMMY_DIGEST, entry?.profile.client_secret_hash, verifier, signal);
+  let ok = await matches(presented.secrets, entry ? entry.digest : DUMMY_DIGEST, entry?.profile.client_secret_hash, verifier, gone);
   const previous = entry?.previous;
   // Rotation: the previous secret is accepted before previous_not_after, not at that instant.
   if (!ok && previous && now < previous.notAfter) {
-    ok = await matches(presented.secrets, previous.digest, previous.hash, verifier, signal);
+    ok = await matches(presented.secrets, previous.digest, previous.hash, verifier, gone);
   }
   if (!entry || !ok) throw failed(entry ? 'wrong client_secret' : 'unknown client_id');
   if (!entry.profile.enabled) throw failed('access profile disabled');
@@ -205,11 +206,12 @@ async function matches(
   expected: Buffer | undefined,
   stored: SecretHash | undefined,
   verifier: SecretVerifier,
-  signal: AbortSignal | undefined,
+  gone: (() => AbortSignal) | undefined,
 ): Promise<boolean> {
   let ok = false;
   if (stored) {
     try {
+      const signal = gone?.();
       for (const secret of secrets) if (!ok) ok = await verifier.verify(secret, stored, signal);
     } catch (err) {
       if (!(err instanceof VerifierBusyError)) throw err; // a fault, not a load problem: server_error

@@ -6,8 +6,7 @@
  * in-process read cache: a token looked up once is trusted for `cacheTtlMs` without asking Redis,
  * which bounds how long a revocation on another replica takes to be seen here.
  */
-import { randomBytes } from 'node:crypto';
-import { tokenKey, type Clock, type TokenGrant, type TokenRecord, type TokenStore } from '../oauth/tokens.js';
+import { newAccessToken, tokenKey, type Clock, type TokenGrant, type TokenRecord, type TokenStore } from '../oauth/tokens.js';
 import { DEFAULT_PREFIX, type RedisConnection } from './redis.js';
 
 // KEYS[1] token key, KEYS[2] generation key of the profile; ARGV[1] record JSON, ARGV[2] TTL ms.
@@ -62,7 +61,7 @@ export class RedisTokenStore implements TokenStore {
 
   /** @throws StoreUnavailableError when Redis is unreachable */
   async issue(grant: TokenGrant): Promise<{ access_token: string; expires_in: number }> {
-    const access_token = randomBytes(32).toString('hex');
+    const access_token = newAccessToken();
     const key = tokenKey(access_token);
     const lifetimeMs = grant.lifetime * 1000;
     const issuedAt = Math.floor(Date.now() / 1000);
