@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
-import { MemoryTokenStore, tokenKey, type TokenGrant } from '../../src/oauth/tokens.js';
+import { MemoryTokenStore, newAccessToken, tokenKey, type TokenGrant } from '../../src/oauth/tokens.js';
 
 /** A fake monotonic clock in ms, starting well above 0 (as test/helpers/sidecar.ts fakeClock, without the server). */
 function fakeClock(start = 1_000_000) {
@@ -39,6 +39,13 @@ t.test('every token is new (256 random bits)', async (t) => {
   const a = await store.issue(grant());
   const b = await store.issue(grant());
   t.not(a.access_token, b.access_token);
+});
+
+t.test('RFC 6750 §5.2: tokens from the CSPRNG pool are 64 hex characters and all differ, across pool refills', async (t) => {
+  const tokens = Array.from({ length: 300 }, () => newAccessToken()); // the pool holds 128
+  t.ok(tokens.every((token) => /^[0-9a-f]{64}$/.test(token)));
+  t.equal(new Set(tokens).size, 300);
+  t.equal(new Set(tokens.map((token) => token.slice(0, 16))).size, 300, 'no two share even their first 64 bits');
 });
 
 t.test('lookup -> the record: profile, client_id, scope, the expiry on the store clock and the wall-clock issue time', async (t) => {
