@@ -35,6 +35,7 @@ const MAX_ACTIVE = 100_000;
 const LABEL = {
   upstream: 'upstream (direct)',
   passthrough: 'bare http-proxy',
+  nodehttp: 'bare node:http',
   sidecar: 'sidecar (bearer)',
   eg: 'express-gateway (oauth2)',
 };
@@ -51,6 +52,8 @@ export async function proxyScenario(opts, { tmpDir }) {
   const upPort = upstream.port;
   const passthrough = startChild('passthrough', [path.join(BENCH_DIR, 'passthrough.mjs'), `http://127.0.0.1:${upPort}`]);
   const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
+  const nodehttp = startChild('nodehttp', [path.join(BENCH_DIR, 'passthrough-node.mjs'), `http://127.0.0.1:${upPort}`]);
+  const nhPort = (await nodehttp.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const configPath = path.join(tmpDir, 'proxy.yaml');
   writeFileSync(configPath, sidecarConfig(upPort));
   const sidecar = await startSidecar('sidecar', configPath);
@@ -62,11 +65,12 @@ export async function proxyScenario(opts, { tmpDir }) {
     const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
     Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
   }
-  const order = ['upstream', 'passthrough', 'sidecar', ...(eg ? ['eg'] : [])];
-  const procOf = { upstream: upstream.proc, passthrough: passthrough.proc, sidecar: sidecar.proc, eg: eg?.proc };
+  const order = ['upstream', 'passthrough', 'nodehttp', 'sidecar', ...(eg ? ['eg'] : [])];
+  const procOf = { upstream: upstream.proc, passthrough: passthrough.proc, nodehttp: nodehttp.proc, sidecar: sidecar.proc, eg: eg?.proc };
   const base = {
     upstream: `http://127.0.0.1:${upPort}/v1/`,
     passthrough: `http://127.0.0.1:${ptPort}/v1/`,
+    nodehttp: `http://127.0.0.1:${nhPort}/v1/`,
     sidecar: `http://127.0.0.1:${sidecar.port}/api/`,
     eg: eg && `http://127.0.0.1:${eg.port}/api/`,
   };
@@ -173,6 +177,11 @@ export async function proxyScenario(opts, { tmpDir }) {
           cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.passthrough.cpu_us_per_req,
         },
         sidecar_vs_upstream: { p50_added_us: Math.round((t.sidecar.p50 - t.upstream.p50) * 1000) },
+        // Not judged: how far the sidecar is from forwarding in Node with no library and no checks.
+        sidecar_vs_nodehttp: {
+          rps: round3(t.sidecar.rps / t.nodehttp.rps),
+          cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.nodehttp.cpu_us_per_req,
+        },
         ...(eg ? { sidecar_vs_eg: { rps: round3(t.sidecar.rps / t.eg.rps) } } : {}),
         runs,
       });
@@ -205,7 +214,7 @@ export async function proxyScenario(opts, { tmpDir }) {
     events[key] = (events[key] ?? 0) + 1;
   }
   for (const [event, count] of Object.entries(events)) problems.push(`sidecar logged ${count} x "${event}" at warn or above`);
-  for (const c of [upstream, passthrough, eg]) if (c) await c.stop(2000);
+  for (const c of [upstream, passthrough, nodehttp, eg]) if (c) await c.stop(2000);
 
   const checks = proxyChecks(results, leak, !!eg);
   return {
@@ -296,6 +305,7 @@ function tableLines(results, order, opts, memory, leak, eg) {
       `sidecar vs bare http-proxy: req/s x${fmt(q.rps, 2)}, p50 x${fmt(q.p50, 2)}, p99 x${fmt(q.p99, 2)}, cpu/request +${fmt(q.cpu_us_per_req_added, 0)} us;` +
         ` p50 over upstream alone +${r.sidecar_vs_upstream.p50_added_us} us` +
         (r.sidecar_vs_eg ? `; req/s x${fmt(r.sidecar_vs_eg.rps, 2)} express-gateway ${eg.version}` : ''),
+      `sidecar vs bare node:http (not judged): req/s x${fmt(r.sidecar_vs_nodehttp.rps, 2)}, cpu/request +${fmt(r.sidecar_vs_nodehttp.cpu_us_per_req_added, 0)} us`,
     );
   }
   lines.push(

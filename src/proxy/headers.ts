@@ -41,8 +41,8 @@ export interface Identity {
 }
 
 /**
- * Rewrites `req.headers` in place for the upstream request (http-proxy copies them verbatim, and its
- * `proxyReq` hook is skipped for `Expect` requests and WebSocket upgrades, so this runs before it).
+ * Rewrites `req.headers` for the upstream request, which is made from them as they are (for a
+ * WebSocket upgrade http-proxy copies them, and skips its `proxyReq` hook there, so this runs before).
  * @param trusted whether the TCP peer is a trusted proxy: only then are its X-Forwarded-* kept
  * @param upgrade keep `Connection: upgrade` and `Upgrade` (a WebSocket handshake)
  */
@@ -50,7 +50,7 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
   const headers = req.headers;
   const named = connectionOptions(headers.connection);
   // One pass into a fresh object: cheaper than deleting from Node's, which `delete` would turn
-  // into a slow dictionary for http-proxy's copy and Node's header writer.
+  // into a slow dictionary for Node's header writer.
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
     if (DROPPED.has(name) || name.startsWith('x-forwarded-')) continue;
