@@ -109,19 +109,24 @@ async function start(file: string, loaded: LoadedConfig, io: MainIo): Promise<Ru
     const bound = admin.address() as { address: string; port: number };
     always.info({ event: 'admin_listening', address: bound.address, port: bound.port });
   }
-  const watcher = new ConfigWatcher(file, loaded.hash, {
-    onConfig(next) {
-      sidecar.reload(next.config);
-      log.level = levelOf(next);
-      sidecar.metrics.configReloaded(true);
-      sidecar.metrics.configLoaded(next.hash, Date.now());
-      log.info({ event: 'config_reloaded', hash: next.hash.slice(0, 12) });
+  const watcher = new ConfigWatcher(
+    file,
+    loaded.hash,
+    {
+      onConfig(next) {
+        sidecar.reload(next.config);
+        log.level = levelOf(next);
+        sidecar.metrics.configReloaded(true);
+        sidecar.metrics.configLoaded(next.hash, Date.now());
+        log.info({ event: 'config_reloaded', hash: next.hash.slice(0, 12) });
+      },
+      onInvalid(problems) {
+        sidecar.metrics.configReloaded(false);
+        log.error({ event: 'config_reload_failed', detail: problems.join('\n') });
+      },
     },
-    onInvalid(problems) {
-      sidecar.metrics.configReloaded(false);
-      log.error({ event: 'config_reload_failed', detail: problems.join('\n') });
-    },
-  });
+    { env: io.env },
+  );
   const stop = async (delay: boolean): Promise<number> => {
     watcher.close();
     const { shutdown_delay_ms, shutdown_timeout_ms } = sidecar.config;

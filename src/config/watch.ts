@@ -49,6 +49,7 @@ export class ConfigWatcher {
   #debounce: NodeJS.Timeout | undefined;
   #checking: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #env: NodeJS.ProcessEnv;
 
   /**
    * @param file the config file; its directory is watched
@@ -56,14 +57,16 @@ export class ConfigWatcher {
    * @param opts.debounceMs wait after a change event before reading (ms, default 100): a swap is
    *   several events
    * @param opts.pollMs how often the file is checked anyway (ms, default 10000)
+   * @param opts.env where `*_env` variables of a reloaded file are read, as at start-up (default process.env)
    */
   constructor(
     readonly file: string,
     hash: string,
     private readonly handlers: WatchHandlers,
-    opts: { debounceMs?: number; pollMs?: number } = {},
+    opts: { debounceMs?: number; pollMs?: number; env?: NodeJS.ProcessEnv } = {},
   ) {
     this.#hash = hash;
+    this.#env = opts.env ?? process.env;
     const debounceMs = opts.debounceMs ?? 100;
     try {
       this.#watcher = watch(dirname(file), () => {
@@ -112,7 +115,7 @@ export class ConfigWatcher {
     const hash = hashOf(text);
     if (hash === this.#hash) return;
     this.#hash = hash; // an invalid version is reported once, not at every poll
-    const config = parseConfig(text, this.file);
+    const config = parseConfig(text, this.file, this.#env);
     if (!this.#closed) this.handlers.onConfig({ config, hash });
   }
 

@@ -250,3 +250,24 @@ t.test('issue 3 capability 2: with the default options (debounce 100 ms) a rewri
   t.ok(await eventually(() => applied.length === 1, 2000));
   t.ok(performance.now() - since >= 100, 'not before the debounce');
 });
+
+t.test('a reloaded file reads its *_env secrets from the environment the watcher was given, as at start-up', async (t) => {
+  const file = join(t.testdir({ 'config.yaml': V1 }), 'config.yaml');
+  const applied: LoadedConfig[] = [];
+  const invalid: string[][] = [];
+  const env = { RELOADED_SECRET: 'from-the-given-env' };
+  const w = new ConfigWatcher(
+    file,
+    sha256(V1),
+    { onConfig: (loaded) => applied.push(loaded), onInvalid: (problems) => invalid.push(problems) },
+    { debounceMs: 20, pollMs: 60_000, env },
+  );
+  t.teardown(() => w.close());
+  const parsed = JSON.parse(V1) as { access_profiles: Record<string, unknown>[] };
+  const { client_secret: _dropped, ...profile } = parsed.access_profiles[0]!;
+  parsed.access_profiles[0] = { ...profile, client_secret_env: 'RELOADED_SECRET' };
+  writeFileSync(file, JSON.stringify(parsed));
+  await w.check();
+  t.same(invalid, []);
+  t.equal(applied[0]!.config.access_profiles[0]!.client_secret, 'from-the-given-env');
+});
