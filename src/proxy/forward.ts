@@ -18,7 +18,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import httpProxy from 'http-proxy';
 import { InFlight } from '../in-flight.js';
@@ -64,7 +64,6 @@ interface Exchange {
   res: ServerResponse;
   done: (outcome: ForwardOutcome) => void;
   proxyReq: http.ClientRequest | undefined;
-  proxyRes: IncomingMessage | undefined;
   timedOut: boolean;
   /** for the idle sweep: the upstream socket's bytes read + written when last seen (-1: no socket yet), and since when (ms) */
   io: number;
@@ -110,7 +109,6 @@ export class Forwarder {
       res,
       done,
       proxyReq: undefined,
-      proxyRes: undefined,
       timedOut: false,
       io: -1,
       quietSince: performance.now(),
@@ -153,7 +151,8 @@ export class Forwarder {
   ws(req: IncomingMessage, socket: Socket, head: Buffer, target: ForwardTarget): void {
     req.url = target.path;
     const handshake: Handshake = { timeoutMs: target.timeoutMs, timedOut: false };
-    const options: HandshakeOptions = { target: target.upstream, handshake };
+    const { servername } = plainTarget(target.upstream);
+    const options: HandshakeOptions = { target: target.upstream, handshake, ...(servername === undefined ? {} : { ssl: { servername } }) };
     this.#proxy.ws(req, socket, head, options, () => {
       if (socket.bytesWritten > 0) socket.destroy();
       else if (handshake.timedOut) writeRawJson(socket, 504, { message: TIMED_OUT });
@@ -191,11 +190,11 @@ function onProxyRes(this: http.ClientRequest, proxyRes: IncomingMessage): void {
   const exchange = (this as ExchangeHolder)[EXCHANGE]!;
   const res = exchange.res;
   exchange.upstreamStatus = proxyRes.statusCode;
-  exchange.proxyRes = proxyRes;
   // statusCode is set on every response a client request receives.
   res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
   (proxyRes as ExchangeHolder)[EXCHANGE] = exchange;
   proxyRes.on('data', countBytes);
+  proxyRes.once('end', upstreamEnded);
   // B18: the upstream died mid-body: end the client's connection short of the declared length.
   proxyRes.once('error', upstreamBroke);
   proxyRes.once('aborted', upstreamBroke);
@@ -204,6 +203,11 @@ function onProxyRes(this: http.ClientRequest, proxyRes: IncomingMessage): void {
 
 function countBytes(this: IncomingMessage, chunk: Buffer): void {
   (this as ExchangeHolder)[EXCHANGE]!.bytes += chunk.length;
+}
+
+/** The upstream has said everything (the client may still be reading): its socket may serve another request now. */
+function upstreamEnded(this: IncomingMessage): void {
+  watched.delete((this as ExchangeHolder)[EXCHANGE]!);
 }
 
 function upstreamBroke(this: IncomingMessage): void {
@@ -252,23 +256,29 @@ function finish(exchange: Exchange, outcome: ForwardOutcome): void {
 
 // The request options of an upstream, made once per upstream URL: a WHATWG URL computes each field in a getter.
 const plainTargets = new WeakMap<URL, PlainTarget>();
-type PlainTarget = { protocol: string; hostname: string; port: string };
+type PlainTarget = { protocol: string; hostname: string; port: string; servername?: string };
 function plainTarget(url: URL): PlainTarget {
   let plain = plainTargets.get(url);
-  // [::1] -> ::1: node:http takes the bare address
-  if (!plain)
-    plainTargets.set(url, (plain = { protocol: url.protocol, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port }));
+  if (!plain) {
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // [::1] -> ::1: node:http takes the bare address
+    plain = { protocol: url.protocol, hostname, port: url.port };
+    // RFC 6125: an https upstream proves the identity in its URL, not the client's Host (which is
+    // forwarded, and which Node would otherwise use for SNI and the check); SNI never names an
+    // address (RFC 6066 §3), and without one the check is against the address.
+    if (url.protocol === 'https:') plain.servername = isIP(hostname) ? '' : hostname;
+    plainTargets.set(url, plain);
+  }
   return plain;
 }
 
 /**
  * B19 for forwarded requests: an exchange whose upstream socket moves no byte either way for the
  * collection's `timeout_ms` (counted from the request, so a connect that never completes counts) is
- * timed out: 504, or cut mid-body. One sweep every SWEEP_MS checks all of them, so a timeout fires
- * up to SWEEP_MS late; a timer per request (what `setTimeout` on the request does) costs a Timeout
- * object and listeners on every request and showed in the bench. Once the upstream has sent its
- * whole answer (the client may still be reading it), its socket may serve another request: the
- * exchange leaves the sweep.
+ * timed out: 504, or cut mid-body. A client too slow to take the answer stops the upstream socket
+ * too (backpressure): that is not the upstream's silence, and its clock restarts. One sweep every
+ * SWEEP_MS checks all of them, so a timeout fires up to SWEEP_MS late; a timer per request (what
+ * `setTimeout` on the request does) costs a Timeout object and listeners on every request and showed
+ * in the bench. Once the upstream has sent its whole answer the exchange leaves the sweep.
  */
 export const SWEEP_MS = 100;
 const watched = new InFlight<Exchange>();
@@ -278,13 +288,9 @@ function sweep(): void {
   const now = performance.now();
   for (const exchange of watched) {
     const proxyReq = exchange.proxyReq!; // set before the exchange is watched
-    if (exchange.proxyRes?.complete) {
-      watched.delete(exchange);
-      continue;
-    }
     const socket = proxyReq.socket;
     const io = socket ? socket.bytesRead + socket.bytesWritten : -1;
-    if (io !== exchange.io) {
+    if (io !== exchange.io || exchange.res.writableNeedDrain) {
       exchange.io = io;
       exchange.quietSince = now;
     } else if (now - exchange.quietSince >= exchange.target.timeoutMs) {

@@ -97,6 +97,29 @@ t.test('B19 RFC 9110 §15.6.5: timeout_ms is an idle timeout: a slow response th
   t.same([answer.status, answer.body], [200, '........'], `lasted ${8 * (TIMEOUT_MS / 2)} ms, over ${TIMEOUT_MS} ms`);
 });
 
+t.test(
+  'B19 RFC 9110 §15.6.5: a client too slow to read a large answer is not cut by timeout_ms (backpressure is not upstream silence)',
+  async (t) => {
+    const BODY = 32 * 1024 * 1024; // far more than the socket buffers between the three processes hold
+    const large = await startUpstream((_req, res: ServerResponse) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(BODY) });
+      res.end(Buffer.alloc(BODY, 0x61));
+    });
+    const { sc, tokenA } = await startStack(t, { upstream: large, config });
+    const conn = await connect(sc.port);
+    t.teardown(() => conn.socket.destroy());
+    conn.socket.pause(); // the client reads nothing for 3 x timeout_ms
+    conn.socket.write(`GET /orders/big HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer ${tokenA}\r\nConnection: close\r\n\r\n`);
+    await sleep(TIMEOUT_MS * 3);
+    conn.socket.resume();
+    await conn.closed;
+    const received = conn.text();
+    t.match(received.slice(0, 64), /^HTTP\/1\.1 200 OK\r\n/);
+    t.equal(received.length - (received.indexOf('\r\n\r\n') + 4), BODY, 'the whole body arrived');
+    t.notOk(sc.logs.some((l) => l.event === 'upstream_timeout'));
+  },
+);
+
 t.test('B19 RFC 9110 §15.6.5: a WebSocket handshake the upstream never answers gets 504', async (t) => {
   const upstream = await startUpstream(undefined, { upgrade: () => {} });
   const { sc, tokenA } = await startStack(t, { upstream, config });
