@@ -289,6 +289,7 @@ function sweep(): void {
   for (const exchange of watched) {
     const proxyReq = exchange.proxyReq!; // set before the exchange is watched
     const socket = proxyReq.socket;
+    /* c8 ignore next - the socket is assigned on the tick after the request, before any sweep; only an agent that queues requests (maxSockets) could leave it unset */
     const io = socket ? socket.bytesRead + socket.bytesWritten : -1;
     if (io !== exchange.io || exchange.res.writableNeedDrain) {
       exchange.io = io;

@@ -7,8 +7,9 @@
  */
 import t, { type Test } from 'tap';
 import type { Config } from '../../src/config/schema.js';
+import { parseSecretHash, type SecretHash } from '../../src/config/secrets.js';
 import { hashSecret, SecretVerifier } from '../../src/oauth/secret-hash.js';
-import { tokenRequest, type Answer } from '../helpers/client.js';
+import { connect, tokenRequest, type Answer } from '../helpers/client.js';
 import { testConfig } from '../helpers/config.js';
 import { expectInvalidClient, expectToken, expectTokenError } from '../helpers/expect.js';
 import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js';
@@ -179,6 +180,24 @@ t.test('issue 3 capability 4: a client refused as busy gets its token on retry, 
   expectBusy(t, await viaBasic(sc, 'svc-hashed', HASHED_SECRET));
   await held;
   expectToken(t, await viaBasic(sc, 'svc-hashed', HASHED_SECRET));
+});
+
+t.test('issue 3 capability 4: a client that leaves while its hashed secret waits for a slot is dropped from the queue', async (t) => {
+  const verifier = new SecretVerifier({ concurrency: 1, maxWaiting: 1 });
+  const sc = await start(t, verifier);
+  const held = verifier.verify('held', parseSecretHash(await hashSecret('held', 4 * SLOW)) as SecretHash); // the only slot, ~0.6 s
+  const leaving = await connect(sc.port);
+  leaving.socket.write(
+    `POST /oauth2/token HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: ${basic('svc-hashed', HASHED_SECRET)}\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${GRANT.length}\r\n\r\n${GRANT}`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50)); // read, authenticated as far as the queue: the one place in it
+  leaving.socket.destroy();
+  await leaving.closed;
+  // Had the leaver kept its place, the queue (1) would be full and this would be 503.
+  const answer = await viaBasic(sc, 'svc-hashed', HASHED_SECRET);
+  expectToken(t, answer);
+  t.equal(await held, true);
 });
 
 t.test('issue 3 capability 4: a reloaded hash of a new secret -> the old secret is refused, never answered from memory', async (t) => {
