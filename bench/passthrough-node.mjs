@@ -3,6 +3,7 @@
 // the sidecar forwards plain requests this way (src/proxy/forward.ts), plus its checks.
 // Usage: node bench/passthrough-node.mjs UPSTREAM_URL. Prints {"event":"listening","port":N} on stdout.
 import http from 'node:http';
+import { serveForBench } from './lib/serve.mjs';
 
 const target = new URL(process.argv[2]);
 const agent = new http.Agent({ keepAlive: true });
@@ -32,9 +33,4 @@ const server = http.createServer((req, res) => {
   req.pipe(proxyReq);
 });
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ event: 'listening', port: server.address().port }) + '\n');
-});
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+serveForBench(server);

@@ -2,6 +2,7 @@
 // as the http-proxy README suggests. The baseline the sidecar's cost is measured against.
 // Usage: node bench/passthrough.mjs UPSTREAM_URL. Prints {"event":"listening","port":N} on stdout.
 import http from 'node:http';
+import { serveForBench } from './lib/serve.mjs';
 import httpProxy from 'http-proxy';
 
 const target = process.argv[2];
@@ -15,9 +16,4 @@ proxy.on('error', (err, _req, res) => {
 });
 const server = http.createServer((req, res) => proxy.web(req, res));
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ event: 'listening', port: server.address().port }) + '\n');
-});
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+serveForBench(server);

@@ -3,6 +3,7 @@
 // (the soak's client aborts). Usage: node bench/upstream.mjs [PORT] (default 0: any free port).
 // Prints {"event":"listening","port":N} on stdout; exits when its parent's stdin pipe closes.
 import http from 'node:http';
+import { serveForBench } from './lib/serve.mjs';
 
 const small = Buffer.from(JSON.stringify({ ok: true, service: 'bench-upstream', items: [1, 2, 3] }));
 const BIG_SIZE = 64 * 1024;
@@ -31,9 +32,4 @@ server.keepAliveTimeout = 60_000;
 let connections = 0;
 server.on('connection', () => connections++);
 process.on('SIGUSR2', () => process.stdout.write(JSON.stringify({ event: 'stats', connections }) + '\n'));
-server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ event: 'listening', port: server.address().port }) + '\n');
-});
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+serveForBench(server, Number(process.argv[2] ?? 0));
