@@ -79,30 +79,46 @@ t.test('the extractor finds metric names and nothing else in PromQL', async (t) 
   t.same(metricNames('label_values(f_info{y="1"}, instance)'), ['f_info']);
 });
 
-t.test('issue 3 capability 6: the dashboard charts every oauth2_sidecar_ metric of ARCHITECTURE §5', async (t) => {
-  const base = new Set(used.map((name) => name.replace(/_(bucket|sum|count)$/, '')));
-  for (const name of [
-    'oauth2_sidecar_requests_total',
-    'oauth2_sidecar_upstream_duration_seconds',
-    'oauth2_sidecar_tokens_issued_total',
-    'oauth2_sidecar_tokens_denied_total',
-    'oauth2_sidecar_tokens_active',
-    'oauth2_sidecar_config_reloads_total',
-    'oauth2_sidecar_config_info',
-    'oauth2_sidecar_config_loaded_timestamp_seconds',
-  ]) {
-    t.ok(base.has(name), name);
-  }
-});
+t.test(
+  'issue 3 capability 6: the dashboard charts every oauth2_sidecar_ metric (ARCHITECTURE §5, access policies, the failure throttle)',
+  async (t) => {
+    const base = new Set(used.map((name) => name.replace(/_(bucket|sum|count)$/, '')));
+    for (const name of [
+      'oauth2_sidecar_requests_total',
+      'oauth2_sidecar_upstream_duration_seconds',
+      'oauth2_sidecar_tokens_issued_total',
+      'oauth2_sidecar_tokens_denied_total',
+      'oauth2_sidecar_tokens_active',
+      'oauth2_sidecar_config_reloads_total',
+      'oauth2_sidecar_config_info',
+      'oauth2_sidecar_config_loaded_timestamp_seconds',
+      'oauth2_sidecar_requests_limited_total',
+      'oauth2_sidecar_client_auth_throttled_total',
+    ]) {
+      t.ok(base.has(name), name);
+    }
+  },
+);
 
 t.test('issue 3 capability 6: every metric the dashboard queries is exported by a running sidecar, with samples', async (t) => {
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const sc = await startMain(t, join(t.testdir({ 'config.yaml': configText(upstream.url) }), 'config.yaml'));
+  // One request a minute for svc-a and one failed authentication per client: the second of each is
+  // refused, so the policy and throttle counters have samples too.
+  const config = JSON.parse(
+    configText(upstream.url, {
+      policies: [{ name: 'one-a-minute', rate_limit: { requests: 1, window_s: 60 } }],
+      token_endpoint: { max_failures_per_client: 1, max_failures_per_ip: 1000, failure_window_s: 60 },
+    }),
+  ) as { access_profiles: Record<string, unknown>[] };
+  config.access_profiles[0]!.policy = 'one-a-minute';
+  const sc = await startMain(t, join(t.testdir({ 'config.yaml': JSON.stringify(config) }), 'config.yaml'));
   // Labelled series appear at their first observation: one of each, so every name has a sample.
   const token = await getToken(sc.port, BASIC.aForm);
   await tokenRequest(sc.port, 'grant_type=client_credentials', { authorization: BASIC.bWrong });
+  t.equal((await tokenRequest(sc.port, 'grant_type=client_credentials', { authorization: BASIC.bWrong })).status, 429);
   await request(sc.port, 'GET', '/orders/x', { authorization: `Bearer ${token}` });
+  t.equal((await request(sc.port, 'GET', '/orders/x', { authorization: `Bearer ${token}` })).status, 429);
   const { types, samples } = parseExposition((await request(sc.adminPort, 'GET', '/metrics')).body);
   const sampled = new Set(samples.map((s) => s.name));
   t.ok(used.length >= 12, `${used.length} metric names in the dashboard: ${used.join(', ')}`);
