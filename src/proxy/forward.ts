@@ -121,9 +121,9 @@ export class Forwarder {
     // asynchronously): its response closed before we could listen for that, so nothing is forwarded.
     if (res.destroyed) return finish(exchange, { status: 0, error: 'client_closed', bytes: 0 });
     const upstream = target.upstream;
-    const https = upstream.protocol === 'https:';
-    const proxyReq = (https ? httpsRequest : http.request)({
-      agent: this.#agents[https ? 'https:' : 'http:'],
+    const secure = upstream.protocol === 'https:';
+    const proxyReq = (secure ? https.request : http.request)({
+      agent: this.#agents[secure ? 'https:' : 'http:'],
       ...plainTarget(upstream),
       method: req.method,
       path: target.path,
@@ -180,7 +180,6 @@ export class Forwarder {
   }
 }
 
-const httpsRequest = https.request;
 const EXCHANGE = Symbol('exchange');
 /** A client response or upstream request or response carrying its exchange, for the shared listeners below. */
 type ExchangeHolder = { [EXCHANGE]?: Exchange };
