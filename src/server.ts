@@ -273,13 +273,7 @@ export class Sidecar {
     if (domain && path === TOKEN_PATH) {
       if (expectContinue) res.writeContinue();
       const ctx = {
-        config: state.config,
-        registry: state.registry,
-        store: this.store,
-        verifier: this.#verifier,
-        log: this.#log,
-        bodyTimeoutMs: this.#tokenBodyTimeoutMs,
-        guard: { address: clientAddress(req, state.trusted), throttle: this.#throttle, now: this.#wallClock },
+        ...this.#clientContext(req, state),
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
         // The JWT `iss` (RFC 9068 §2.2): this domain's issuer (RFC 8414).
         issuer: this.#issuer(req, domain, state),
@@ -340,19 +334,24 @@ export class Sidecar {
       authorizationCount,
       issuer: this.#issuer(req, domain, state),
     };
-    const ctx = {
+    this.#guard(handler(req, res, info, { ...this.#clientContext(req, state), profiles: state.profiles }), res);
+    return true;
+  }
+
+  /**
+   * What the token, introspection and revocation endpoints share: the client registry, the secret
+   * verifier, the store, and the failure throttle and `allowed_ips` address of this request.
+   */
+  #clientContext(req: IncomingMessage, state: State) {
+    return {
       config: state.config,
       registry: state.registry,
       store: this.store,
       verifier: this.#verifier,
       log: this.#log,
-      profiles: state.profiles,
       bodyTimeoutMs: this.#tokenBodyTimeoutMs,
-      // The same failure throttle, allowed_ips and secret rotation as the token endpoint.
       guard: { address: clientAddress(req, state.trusted), throttle: this.#throttle, now: this.#wallClock },
     };
-    this.#guard(handler(req, res, info, ctx), res);
-    return true;
   }
 
   /** The domain's issuer as this request reached it (RFC 8414 §2): X-Forwarded-Proto counts from a trusted proxy only. */

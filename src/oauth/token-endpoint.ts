@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { sendJson } from '../respond.js';
-import { serveClientRequest, type ClientAuthContext } from './client-request.js';
+import { serveClientRequest, type ClientAuthContext, type ClientRequestFacts } from './client-request.js';
 import { OAuthError } from './errors.js';
 import { grantScope, scopeString } from './scope.js';
 import type { TokenStore } from './tokens.js';
@@ -26,12 +26,9 @@ export interface TokenEndpointContext extends ClientAuthContext {
 }
 
 /** The request facts the composition root has already read. */
-export interface TokenRequestInfo {
+export interface TokenRequestInfo extends ClientRequestFacts {
+  /** the request's host name for the log */
   host: string;
-  /** the query string of the request target, "" or starting with "?" */
-  query: string;
-  /** how many Authorization field lines the request carried (from rawHeaders) */
-  authorizationCount: number;
 }
 
 /**
