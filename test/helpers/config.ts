@@ -55,3 +55,15 @@ export function testConfig(upstream: string, patch: Record<string, unknown> = {}
   if (result.issues) throw new Error(`test config invalid: ${JSON.stringify(result.issues)}`);
   return result.config;
 }
+
+/**
+ * The fixture's two clients plus "rs", a resource server (`introspection: true`, no collections):
+ * the access profiles of the introspection and revocation tests.
+ */
+export const WITH_RESOURCE_SERVER: Record<string, unknown>[] = [
+  { name: 'a', client_id: 'svc-a', client_secret: SECRET_A, collections: ['orders'] },
+  { name: 'b', client_id: 'svc-b', client_secret: SECRET_B, collections: ['public'] },
+  { name: 'rs', client_id: 'rs', client_secret: 'rs-secret', collections: [], introspection: true },
+];
+/** HTTP Basic credentials of "rs". */
+export const RS_BASIC = `Basic ${Buffer.from('rs:rs-secret').toString('base64')}`;

@@ -19,6 +19,22 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
+/**
+ * A token store whose `issue` or `lookup` rejects with `message` (a store fault, not an outage):
+ * the other methods answer as an empty store.
+ */
+export function failingStore(fails: 'issue' | 'lookup', message = 'store down at 10.0.0.9'): TokenStore {
+  const fault = (): Promise<never> => Promise.reject(new Error(message));
+  return {
+    issue: fails === 'issue' ? fault : () => Promise.reject(new Error('unused')),
+    lookup: fails === 'lookup' ? fault : async () => undefined,
+    revoke: async () => false,
+    revokeProfile: async () => {},
+    size: 0,
+    close: () => {},
+  };
+}
+
 /** A fake monotonic clock in ms; starts well above 0 (as lru-cache's tests advise). */
 export function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;

@@ -4,19 +4,14 @@
  */
 import t, { type Test } from 'tap';
 import { getToken, raw, request, type Answer } from '../helpers/client.js';
-import { BASIC, SECRET_A, SECRET_B, testConfig } from '../helpers/config.js';
+import { BASIC, RS_BASIC, SECRET_B, testConfig, WITH_RESOURCE_SERVER } from '../helpers/config.js';
 import { expectInvalidClient, expectInvalidRequest, expectJsonNoStore, expectTokenError } from '../helpers/expect.js';
-import { fakeClock, startSidecar } from '../helpers/sidecar.js';
+import { failingStore, fakeClock, startSidecar } from '../helpers/sidecar.js';
 import { MemoryTokenStore, type TokenStore } from '../../src/oauth/tokens.js';
 import { startUpstream } from '../helpers/upstream.js';
 
-const RS_BASIC = `Basic ${Buffer.from('rs:rs-secret').toString('base64')}`;
-const profiles = [
-  { name: 'a', client_id: 'svc-a', client_secret: SECRET_A, collections: ['orders'] },
-  { name: 'b', client_id: 'svc-b', client_secret: SECRET_B, collections: ['public'] },
-  { name: 'rs', client_id: 'rs', client_secret: 'rs-secret', collections: [], introspection: true },
-];
 const upstream = await startUpstream();
+const profiles = WITH_RESOURCE_SERVER;
 const config = testConfig(upstream.url, { access_profiles: profiles });
 const clock = fakeClock();
 const sc = await startSidecar(config, { now: clock.now });
@@ -192,16 +187,7 @@ t.test('RFC 7662 §2.2: iss is left out when the Host names no host ("*" domain)
 });
 
 t.test('ARCHITECTURE §1.3: a failing token store -> 500 server_error without internals, logged at error level', async (t) => {
-  const broken = await startSidecar(config, {
-    store: {
-      issue: () => Promise.reject(new Error('unused')),
-      lookup: () => Promise.reject(new Error('store down at 10.0.0.9')),
-      revoke: () => Promise.reject(new Error('unused')),
-      revokeProfile: async () => {},
-      size: 0,
-      close: () => {},
-    },
-  });
+  const broken = await startSidecar(config, { store: failingStore('lookup') });
   t.teardown(() => broken.close());
   const answer = await request(
     broken.port,

@@ -5,19 +5,13 @@
  */
 import t, { type Test } from 'tap';
 import { getToken, request, type Answer } from '../helpers/client.js';
-import { BASIC, SECRET_A, SECRET_B, testConfig } from '../helpers/config.js';
+import { BASIC, RS_BASIC, SECRET_B, testConfig, WITH_RESOURCE_SERVER } from '../helpers/config.js';
 import { expectBearerError, expectInvalidClient, expectInvalidRequest, expectTokenError, INVALID_TOKEN } from '../helpers/expect.js';
-import { startSidecar } from '../helpers/sidecar.js';
+import { failingStore, startSidecar } from '../helpers/sidecar.js';
 import { startUpstream } from '../helpers/upstream.js';
 
-const RS_BASIC = `Basic ${Buffer.from('rs:rs-secret').toString('base64')}`;
-const profiles = [
-  { name: 'a', client_id: 'svc-a', client_secret: SECRET_A, collections: ['orders'] },
-  { name: 'b', client_id: 'svc-b', client_secret: SECRET_B, collections: ['public'] },
-  { name: 'rs', client_id: 'rs', client_secret: 'rs-secret', collections: [], introspection: true },
-];
 const upstream = await startUpstream();
-const config = testConfig(upstream.url, { access_profiles: profiles });
+const config = testConfig(upstream.url, { access_profiles: WITH_RESOURCE_SERVER });
 const sc = await startSidecar(config);
 t.teardown(async () => {
   await sc.close();
@@ -114,16 +108,7 @@ t.test('RFC 9110 §15.5.6: GET /oauth2/revoke -> 405 with Allow: POST', async (t
 });
 
 t.test('ARCHITECTURE §1.3: a failing token store -> 500 server_error without internals, logged at error level', async (t) => {
-  const broken = await startSidecar(config, {
-    store: {
-      issue: () => Promise.reject(new Error('unused')),
-      lookup: () => Promise.reject(new Error('store down at 10.0.0.9')),
-      revoke: () => Promise.reject(new Error('unused')),
-      revokeProfile: async () => {},
-      size: 0,
-      close: () => {},
-    },
-  });
+  const broken = await startSidecar(config, { store: failingStore('lookup') });
   t.teardown(() => broken.close());
   const answer = await request(
     broken.port,

@@ -3,11 +3,10 @@
  * do not pin (grant_type, methods, limits, a failing store) and what each answer logs.
  */
 import t from 'tap';
-import type { TokenStore } from '../../src/oauth/tokens.js';
 import { request, tokenRequest } from '../helpers/client.js';
 import { BASIC, testConfig } from '../helpers/config.js';
 import { expectInvalidRequest, expectJsonNoStore, expectToken, expectTokenError } from '../helpers/expect.js';
-import { startSidecar } from '../helpers/sidecar.js';
+import { failingStore, startSidecar } from '../helpers/sidecar.js';
 
 const sc = await startSidecar(testConfig('http://127.0.0.1:9'));
 t.teardown(() => sc.close());
@@ -92,15 +91,7 @@ t.test('a refusal without a private detail logs its description', async (t) => {
 });
 
 t.test('ARCHITECTURE §1.3: a failing token store -> 500 server_error without internals, logged at error level', async (t) => {
-  const store: TokenStore = {
-    issue: () => Promise.reject(new Error('store down at 10.0.0.9')),
-    lookup: async () => undefined,
-    revokeProfile: async () => {},
-    revoke: async () => false,
-    size: 0,
-    close: () => {},
-  };
-  const broken = await startSidecar(testConfig('http://127.0.0.1:9'), { store });
+  const broken = await startSidecar(testConfig('http://127.0.0.1:9'), { store: failingStore('issue') });
   t.teardown(() => broken.close());
   const answer = await tokenRequest(broken.port, 'grant_type=client_credentials', { authorization: BASIC.b });
   expectTokenError(t, answer, 500, 'server_error', 'internal error', undefined);
