@@ -26,7 +26,7 @@ import { MemoryTokenStore, type Clock, type TokenStore } from './oauth/tokens.js
 import { Forwarder, type ForwardOutcome } from './proxy/forward.js';
 import { MemoryCounterStore, type CounterStore, type WallClock } from './policy/counters.js';
 import { checkPolicy } from './policy/limits.js';
-import { clientAddress, forwardedProto, isTrusted, peerAddress, prepareUpstreamHeaders, trustedProxies } from './proxy/headers.js';
+import { clientAddress, forwardedProto, isTrusted, prepareUpstreamHeaders, socketPeer, trustedProxies } from './proxy/headers.js';
 import { normaliseTarget } from './proxy/path.js';
 import { hostName, RouteTable, type Route } from './proxy/routes.js';
 import { sendJson, sendMessage, writeRawJson } from './respond.js';
@@ -301,7 +301,7 @@ export class Sidecar {
     if (expectContinue) res.writeContinue();
     const { route } = decision;
     const target = { upstream: route.collection.upstream, path: route.upstreamPath, timeoutMs: route.collection.timeout_ms };
-    const exchange = { req, route, identity: decision.identity, path, started, forwardedAt: performance.now() };
+    const exchange = { req, socket: req.socket, route, identity: decision.identity, path, started, forwardedAt: performance.now() };
     this.#forwarder.web(req, res, target, (outcome) => this.#logForwarded(exchange, outcome));
   }
 
@@ -489,7 +489,7 @@ export class Sidecar {
   }
 
   #logForwarded(exchange: ForwardedExchange, outcome: ForwardOutcome): void {
-    const { req, route, identity, started, forwardedAt } = exchange;
+    const { req, socket, route, identity, started, forwardedAt } = exchange;
     this.metrics.requestAnswered(route.collection.name, outcome.status, (performance.now() - forwardedAt) / 1000);
     const level = outcome.error && outcome.error !== 'client_closed' ? 'warn' : 'info';
     if (!this.#log.isLevelEnabled(level)) return; // the hot path builds no log object it would drop
@@ -502,7 +502,7 @@ export class Sidecar {
       collection: route.collection.name,
       access_profile: identity.access_profile,
       client_id: identity.client_id,
-      peer: peerAddress(req),
+      peer: socketPeer(socket),
       status: outcome.status,
       upstream_status: outcome.upstreamStatus,
       detail: outcome.detail,
@@ -531,6 +531,8 @@ type Refusal = { ok: false; status: number; body: Record<string, string>; header
 /** A forwarded request, as the access log needs it once the exchange ends. */
 interface ForwardedExchange {
   req: IncomingMessage;
+  /** the client's socket: forwarding may detach it from `req` */
+  socket: Socket;
   route: Route;
   identity: { client_id: string; access_profile: string };
   /** the request path as received, without the query */

@@ -67,6 +67,7 @@ t.test('ARCHITECTURE §1.5: each third-party package lives behind one file', asy
     zod: 'config/schema.ts',
     'lru-cache': 'oauth/tokens.ts',
     'http-proxy': 'proxy/forward.ts',
+    undici: 'proxy/forward.ts',
     pino: 'log.ts',
     'prom-client': 'admin/metrics.ts',
     ioredis: 'store/redis.ts',

@@ -1,26 +1,28 @@
 /**
- * Forwarding, the only file that imports `http-proxy`. Plain requests go upstream over node:http
- * directly; http-proxy 1.18.1 relays WebSocket upgrades. Why (README "Design notes"): for plain
- * requests every piece of http-proxy was either replaced by glue or unused (its path join, its
- * DELETE/OPTIONS length rewrite, its response writing, its timeout), and what was left, its per
- * request option copies, header copy and listeners, cost more CPU than the bearer check itself:
- * measured, a bare node:http forwarder needs ~16% less CPU per request than bare http-proxy.
+ * Forwarding: the only file that imports `undici` and `http-proxy`. Plain requests go upstream through
+ * undici's dispatcher (a keep-alive `Pool` per upstream origin); http-proxy 1.18.1 relays WebSocket
+ * upgrades. Why (README "Design notes"): for plain requests every piece of http-proxy was either
+ * replaced by glue or unused, and node:http's client (`http.request`, its Agent, a ClientRequest and an
+ * IncomingMessage stream per request) cost more CPU than the sidecar's own checks; undici's dispatcher
+ * hands the answer to one handler object, the exchange below, with no stream or event in between.
  * What the glue fixed stays fixed here:
  * - the upstream request target is the exact path authorised, never re-joined (B25);
- * - a chunked DELETE/OPTIONS body keeps its framing; a bodiless POST says Content-Length: 0 (B16);
- * - the upstream request is destroyed when the client's response closes unfinished, and a client
- *   gone before forwarding starts is not forwarded at all (B17);
+ * - a chunked DELETE/OPTIONS body keeps its framing, re-chunked by undici; a bodiless POST says
+ *   Content-Length: 0 (B16);
+ * - the upstream request is aborted when the client's response closes unfinished, and a client gone
+ *   before forwarding starts is not forwarded at all (B17);
  * - an upstream silent for the collection's timeout is a 504, or a cut connection mid-body (B19);
  * - headers are rewritten before sending, with `Expect` handled by the server (B13);
  * - responses are written without hop-by-hop headers (B14), and an error after the response
  *   started destroys the connection instead of appending a 502 to it (B18); a refused WebSocket
  *   handshake is relayed without hop-by-hop headers, and a failed one gets a 502 JSON answer.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import httpProxy from 'http-proxy';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { InFlight } from '../in-flight.js';
 import { sendMessage, writeRawJson } from '../respond.js';
 import { closeDelimitedHeaders, responseHeaderLines } from './headers.js';
@@ -48,7 +50,11 @@ export interface ForwardOutcome {
   bytes: number;
 }
 
-/** Idle sockets to an upstream are closed after this long (ms): under Node's default 5 s keep-alive, so a reused socket never races the upstream's close. */
+/**
+ * Idle connections to an upstream are closed after this long (ms), or sooner when the upstream's
+ * `Keep-Alive: timeout=N` asks for it (less a 2 s margin): under Node's default 5 s keep-alive, so a
+ * reused connection never races the upstream's close.
+ */
 export const UPSTREAM_IDLE_MS = 4000;
 
 // B25: http-proxy joins target and request paths with a join that collapses "//" and turns
@@ -57,22 +63,6 @@ export const UPSTREAM_IDLE_MS = 4000;
 const require = createRequire(import.meta.url);
 const common = require('http-proxy/lib/http-proxy/common.js') as { urlJoin: (...parts: string[]) => string };
 common.urlJoin = (...parts: string[]) => parts.join('');
-
-/** One forwarded request, from `web()` until the client's response finished or closed. */
-interface Exchange {
-  target: ForwardTarget;
-  res: ServerResponse;
-  done: (outcome: ForwardOutcome) => void;
-  proxyReq: http.ClientRequest | undefined;
-  timedOut: boolean;
-  /** for the idle sweep: the upstream socket's bytes read + written when last seen (-1: no socket yet), and since when (ms) */
-  io: number;
-  quietSince: number;
-  upstreamBroke: boolean;
-  finished: boolean;
-  bytes: number;
-  upstreamStatus: number | undefined;
-}
 
 /** One WebSocket handshake, until the upstream answers it. */
 interface Handshake {
@@ -83,13 +73,19 @@ interface Handshake {
 // http-proxy hands its per-call options to the `proxyReqWs` listener: the handshake rides there.
 type HandshakeOptions = httpProxy.ServerOptions & { handshake: Handshake };
 
+/** An upstream origin: its connection pool, and the TLS server name its requests carry. */
+interface Upstream {
+  pool: Pool;
+  servername: string;
+}
+
 /** Forwards authorised requests and WebSocket upgrades to upstreams over keep-alive connections. */
 export class Forwarder {
   readonly #proxy: httpProxy;
-  readonly #agents = {
-    'http:': new http.Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS }),
-    'https:': new https.Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS }),
-  };
+  /** one pool per upstream origin, shared by every config that names it */
+  readonly #pools = new Map<string, Pool>();
+  /** per upstream URL of a config: a WHATWG URL computes each field in a getter */
+  readonly #upstreams = new WeakMap<URL, Upstream>();
 
   constructor() {
     this.#proxy = httpProxy.createProxyServer({ toProxy: true, prependPath: false, xfwd: false });
@@ -104,43 +100,27 @@ export class Forwarder {
    * @param done called once with the outcome, after the client's response finished or closed
    */
   web(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, done: (outcome: ForwardOutcome) => void): void {
-    const exchange: Exchange = {
-      target,
-      res,
-      done,
-      proxyReq: undefined,
-      timedOut: false,
-      io: -1,
-      quietSince: performance.now(),
-      upstreamBroke: false,
-      finished: false,
-      bytes: 0,
-      upstreamStatus: undefined,
-    };
+    const exchange = new Exchange(res, target.timeoutMs, done);
     // B17: the client left while its request was being authorised (a token store may answer
     // asynchronously): its response closed before we could listen for that, so nothing is forwarded.
-    if (res.destroyed) return finish(exchange, { status: 0, error: 'client_closed', bytes: 0 });
-    const upstream = target.upstream;
-    const secure = upstream.protocol === 'https:';
-    const proxyReq = (secure ? https.request : http.request)({
-      agent: this.#agents[secure ? 'https:' : 'http:'],
-      ...plainTarget(upstream),
-      method: req.method,
-      path: target.path,
-      headers: req.headers,
-    });
-    exchange.proxyReq = proxyReq;
-    // Listeners shared by every exchange find theirs on the emitter: no closures per request.
+    if (res.destroyed) return exchange.finish({ status: 0, error: 'client_closed', bytes: 0 });
+    // The listener shared by every exchange finds its exchange on the response: no closure per request.
     (res as ExchangeHolder)[EXCHANGE] = exchange;
-    (proxyReq as ExchangeHolder)[EXCHANGE] = exchange;
     res.once('close', onResponseClose);
-    proxyReq.on('error', onUpstreamError);
-    proxyReq.once('response', onProxyRes);
     watched.add(exchange);
     sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-    // Node's parser has already seen the whole of a bodiless request: no pipe to set up and tear down.
-    if (req.complete && req.readableLength === 0) proxyReq.end();
-    else req.pipe(proxyReq);
+    const { pool, servername } = this.#upstream(target.upstream);
+    pool.dispatch(
+      {
+        path: target.path,
+        method: req.method!, // always set on a server's requests
+        headers: upstreamHeaders(req.headers),
+        // Node's parser has already seen the whole of a bodiless request: no stream to relay.
+        body: req.complete && req.readableLength === 0 ? null : req,
+        servername,
+      } as Dispatcher.DispatchOptions, // `servername` is read by undici's Request but missing from its types
+      exchange,
+    );
   }
 
   /**
@@ -151,7 +131,7 @@ export class Forwarder {
   ws(req: IncomingMessage, socket: Socket, head: Buffer, target: ForwardTarget): void {
     req.url = target.path;
     const handshake: Handshake = { timeoutMs: target.timeoutMs, timedOut: false };
-    const { servername } = plainTarget(target.upstream);
+    const servername = tlsServerName(target.upstream);
     const options: HandshakeOptions = { target: target.upstream, handshake, ...(servername === undefined ? {} : { ssl: { servername } }) };
     this.#proxy.ws(req, socket, head, options, () => {
       if (socket.bytesWritten > 0) socket.destroy();
@@ -160,11 +140,35 @@ export class Forwarder {
     });
   }
 
-  /** Closes idle upstream connections (at shutdown). */
+  /** Closes the upstream connections (at shutdown, once no request is in flight). */
   close(): void {
-    this.#agents['http:'].destroy();
-    this.#agents['https:'].destroy();
+    for (const pool of this.#pools.values()) pool.destroy().catch(() => {}); // nothing is left to fail
+    this.#pools.clear();
     this.#proxy.close();
+  }
+
+  #upstream(url: URL): Upstream {
+    let upstream = this.#upstreams.get(url);
+    if (!upstream) {
+      const origin = url.origin;
+      let pool = this.#pools.get(origin);
+      if (!pool) {
+        pool = new Pool(origin, {
+          keepAliveTimeout: UPSTREAM_IDLE_MS,
+          keepAliveMaxTimeout: UPSTREAM_IDLE_MS,
+          // timeout_ms is enforced by the idle sweep below, which sees uploads and slow clients too
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          ...(url.protocol === 'https:' ? { connect: tlsConnector(tlsServerName(url)) } : {}),
+        });
+        this.#pools.set(origin, pool);
+      }
+      // Every request names the same server: undici would otherwise take it from the forwarded Host
+      // and, on an https upstream, close the connection whenever two requests' Hosts differed.
+      upstream = { pool, servername: url.hostname };
+      this.#upstreams.set(url, upstream);
+    }
+    return upstream;
   }
 
   #onProxyReqWs(proxyReq: http.ClientRequest, handshake: Handshake): void {
@@ -180,104 +184,176 @@ export class Forwarder {
   }
 }
 
+/**
+ * RFC 6125: an https upstream proves the identity in its URL, not the client's Host (which is
+ * forwarded, and which Node would otherwise use for SNI and the check); SNI never names an address
+ * (RFC 6066 §3), and without one the check is against the address.
+ * @returns the server name to send and check: undefined for plain http, "" for an IP address
+ */
+function tlsServerName(url: URL): string | undefined {
+  if (url.protocol !== 'https:') return undefined;
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // [::1] -> ::1
+  return isIP(hostname) ? '' : hostname;
+}
+
+/** undici's TLS connector with the server name fixed to the upstream's (see `tlsServerName`). */
+function tlsConnector(servername: string | undefined): buildConnector.connector {
+  const connect = buildConnector({});
+  return (options, callback) => connect({ ...options, servername: servername || undefined }, callback);
+}
+
+/**
+ * The upstream request's header lines from `prepareUpstreamHeaders`' object. Transfer-Encoding is left
+ * to undici, which chunks a body of unknown length itself and refuses the field from callers.
+ */
+function upstreamHeaders(headers: IncomingHttpHeaders): string[] {
+  const lines: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === 'transfer-encoding') continue;
+    if (typeof value === 'string') lines.push(name, value);
+    else for (const v of value) lines.push(name, v);
+  }
+  return lines;
+}
+
 const EXCHANGE = Symbol('exchange');
-/** A client response or upstream request or response carrying its exchange, for the shared listeners below. */
+/** A client response carrying its exchange, for the shared listeners below. */
 type ExchangeHolder = { [EXCHANGE]?: Exchange };
 
-/** The upstream answered: relay its status and headers without hop-by-hop fields (B14), then its body. */
-function onProxyRes(this: http.ClientRequest, proxyRes: IncomingMessage): void {
-  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
-  const res = exchange.res;
-  exchange.upstreamStatus = proxyRes.statusCode;
-  // statusCode is set on every response a client request receives.
-  res.writeHead(proxyRes.statusCode!, proxyRes.statusMessage, responseHeaderLines(proxyRes.rawHeaders));
-  (proxyRes as ExchangeHolder)[EXCHANGE] = exchange;
-  proxyRes.on('data', countBytes);
-  proxyRes.once('end', upstreamEnded);
-  // B18: the upstream died mid-body: end the client's connection short of the declared length.
-  proxyRes.once('error', upstreamBroke);
-  proxyRes.once('aborted', upstreamBroke);
-  proxyRes.pipe(res);
-}
+/**
+ * One forwarded request, from `web()` until the client's response finished or closed. It is its own
+ * undici dispatch handler (RFC 9110 §7.6: the upstream's answer relayed without hop-by-hop fields).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  /** undici's abort of the upstream request, once it is being sent */
+  #abort: ((err?: Error) => void) | undefined = undefined;
+  /** undici's resume of a paused upstream body (backpressure from the client) */
+  #resume: (() => void) | undefined = undefined;
+  #draining = false;
+  /** for the idle sweep: a count of upstream events, its value when last seen, and since when (ms) */
+  progress = 0;
+  seen = -1;
+  quietSince = performance.now();
+  timedOut = false;
+  #finished = false;
+  bytes = 0;
+  #upstreamStatus: number | undefined = undefined;
 
-function countBytes(this: IncomingMessage, chunk: Buffer): void {
-  (this as ExchangeHolder)[EXCHANGE]!.bytes += chunk.length;
-}
+  constructor(
+    readonly res: ServerResponse,
+    readonly timeoutMs: number,
+    readonly done: (outcome: ForwardOutcome) => void,
+  ) {}
 
-/** The upstream has said everything (the client may still be reading): its socket may serve another request now. */
-function upstreamEnded(this: IncomingMessage): void {
-  watched.delete((this as ExchangeHolder)[EXCHANGE]!);
-}
-
-function upstreamBroke(this: IncomingMessage): void {
-  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
-  exchange.upstreamBroke = true;
-  exchange.res.destroy();
-}
-
-/** The upstream request failed (refused, reset, timed out by the sweep): 502 or 504, or a cut connection. */
-function onUpstreamError(this: http.ClientRequest, err: Error): void {
-  const exchange = (this as ExchangeHolder)[EXCHANGE]!;
-  const res = exchange.res;
-  const error = exchange.timedOut ? 'upstream_timeout' : 'upstream_error';
-  const detail = (err as NodeJS.ErrnoException).code ?? err.message;
-  if (res.headersSent || res.destroyed) {
-    // Too late for a status: cut the connection so the client sees a truncated response (B18, B19).
-    res.destroy();
-    finish(exchange, { status: res.statusCode, error, detail, bytes: exchange.bytes });
-    return;
+  onConnect(abort: (err?: Error) => void): void {
+    // The client left, or the sweep answered 504, while the upstream connection was being made.
+    if (this.#finished) return abort(new Error(CLIENT_CLOSED));
+    this.#abort = abort;
+    this.progress++;
   }
-  const status = exchange.timedOut ? 504 : 502;
-  sendMessage(res, status, exchange.timedOut ? TIMED_OUT : UNAVAILABLE);
-  finish(exchange, { status, error, detail, bytes: 0 });
+
+  onBodySent(): void {
+    this.progress++;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    this.progress++;
+    if (statusCode < 200) return true; // 1xx: the server answered the client's own Expect itself
+    this.#upstreamStatus = statusCode;
+    this.#resume = resume;
+    const lines = new Array<string>(rawHeaders.length);
+    for (let i = 0; i < rawHeaders.length; i++) lines[i] = rawHeaders[i]!.toString('latin1');
+    this.res.writeHead(statusCode, statusText, responseHeaderLines(lines));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.progress++;
+    this.bytes += chunk.length;
+    if (this.res.write(chunk)) return true;
+    // Backpressure: undici pauses the upstream body until the client has drained what it was sent.
+    if (!this.#draining) {
+      this.#draining = true;
+      this.res.on('drain', onDrain);
+    }
+    return false;
+  }
+
+  resume(): void {
+    this.#resume?.();
+  }
+
+  /** The upstream has said everything (the client may still be reading): its connection may serve another request now. */
+  onComplete(): void {
+    watched.delete(this);
+    this.res.end();
+  }
+
+  /** The upstream request failed (refused, reset, cut mid-body, timed out by the sweep): 502 or 504, or a cut connection. */
+  onError(err: Error): void {
+    if (this.#finished) return; // aborted by us once the exchange was over
+    const res = this.res;
+    const code = (err as NodeJS.ErrnoException).code;
+    const timedOut = this.timedOut || code === 'UND_ERR_CONNECT_TIMEOUT';
+    const error = timedOut ? 'upstream_timeout' : 'upstream_error';
+    const detail = code ?? err.message;
+    if (res.headersSent || res.destroyed) {
+      // Too late for a status: cut the connection so the client sees a truncated response (B18, B19).
+      this.finish({ status: res.statusCode, error, detail, bytes: this.bytes });
+      res.destroy();
+      return;
+    }
+    const status = timedOut ? 504 : 502;
+    this.finish({ status, error, detail, bytes: 0 });
+    sendMessage(res, status, timedOut ? TIMED_OUT : UNAVAILABLE);
+  }
+
+  /** Times the exchange out (the sweep): the upstream request is aborted, or answered 504 before it is sent. */
+  timeOut(): void {
+    this.timedOut = true;
+    if (this.#abort) this.#abort(new Error(TIMED_OUT));
+    else this.onError(new Error(TIMED_OUT));
+  }
+
+  /** The client's response closed unfinished (B17): tear the upstream exchange down. */
+  cancel(outcome: ForwardOutcome): void {
+    this.finish(outcome);
+    this.#abort?.(new Error(CLIENT_CLOSED)); // not sent yet: onConnect aborts it
+  }
+
+  /** Reports the outcome once (the error handler and the close listener may both see the end). */
+  finish(outcome: ForwardOutcome): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    watched.delete(this);
+    outcome.upstreamStatus = this.#upstreamStatus;
+    this.done(outcome);
+  }
+}
+
+function onDrain(this: ServerResponse): void {
+  (this as ExchangeHolder)[EXCHANGE]!.resume();
 }
 
 /**
  * The client's response closed: after it finished (the exchange is complete), or before (B17: the
- * client went away, or the upstream broke or timed out: tear the upstream exchange down).
+ * client went away, or the upstream broke or timed out, which `onError` has already reported).
  */
 function onResponseClose(this: ServerResponse): void {
   const exchange = (this as ExchangeHolder)[EXCHANGE]!;
-  if (this.writableFinished) return finish(exchange, { status: this.statusCode, bytes: exchange.bytes });
-  exchange.proxyReq!.destroy();
-  const error = exchange.timedOut ? 'upstream_timeout' : exchange.upstreamBroke ? 'upstream_error' : 'client_closed';
-  finish(exchange, { status: this.headersSent ? this.statusCode : 0, error, bytes: exchange.bytes });
-}
-
-/** Reports the outcome once (the error listener and the close listener may both see the end). */
-function finish(exchange: Exchange, outcome: ForwardOutcome): void {
-  if (exchange.finished) return;
-  exchange.finished = true;
-  watched.delete(exchange);
-  outcome.upstreamStatus = exchange.upstreamStatus;
-  exchange.done(outcome);
-}
-
-// The request options of an upstream, made once per upstream URL: a WHATWG URL computes each field in a getter.
-const plainTargets = new WeakMap<URL, PlainTarget>();
-type PlainTarget = { protocol: string; hostname: string; port: string; servername?: string };
-function plainTarget(url: URL): PlainTarget {
-  let plain = plainTargets.get(url);
-  if (!plain) {
-    const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // [::1] -> ::1: node:http takes the bare address
-    plain = { protocol: url.protocol, hostname, port: url.port };
-    // RFC 6125: an https upstream proves the identity in its URL, not the client's Host (which is
-    // forwarded, and which Node would otherwise use for SNI and the check); SNI never names an
-    // address (RFC 6066 §3), and without one the check is against the address.
-    if (url.protocol === 'https:') plain.servername = isIP(hostname) ? '' : hostname;
-    plainTargets.set(url, plain);
-  }
-  return plain;
+  if (this.writableFinished) return exchange.finish({ status: this.statusCode, bytes: exchange.bytes });
+  exchange.cancel({ status: this.headersSent ? this.statusCode : 0, error: 'client_closed', bytes: exchange.bytes });
 }
 
 /**
- * B19 for forwarded requests: an exchange whose upstream socket moves no byte either way for the
- * collection's `timeout_ms` (counted from the request, so a connect that never completes counts) is
- * timed out: 504, or cut mid-body. A client too slow to take the answer stops the upstream socket
- * too (backpressure): that is not the upstream's silence, and its clock restarts. One sweep every
- * SWEEP_MS checks all of them, so a timeout fires up to SWEEP_MS late; a timer per request (what
- * `setTimeout` on the request does) costs a Timeout object and listeners on every request and showed
- * in the bench. Once the upstream has sent its whole answer the exchange leaves the sweep.
+ * B19 for forwarded requests: an exchange whose upstream request makes no progress (connected, a body
+ * chunk sent, the answer's head or a body chunk received) for the collection's `timeout_ms`, counted
+ * from the request so that a connect that never completes counts, is timed out: 504, or cut mid-body.
+ * A client too slow to take the answer stops the upstream body too (backpressure): that is not the
+ * upstream's silence, and its clock restarts. One sweep every SWEEP_MS checks all of them, so a
+ * timeout fires up to SWEEP_MS late; a timer per request costs a Timeout object on every request.
+ * Once the upstream has sent its whole answer the exchange leaves the sweep.
  */
 export const SWEEP_MS = 100;
 const watched = new InFlight<Exchange>();
@@ -286,17 +362,12 @@ let sweeper: NodeJS.Timeout | undefined;
 function sweep(): void {
   const now = performance.now();
   for (const exchange of watched) {
-    const proxyReq = exchange.proxyReq!; // set before the exchange is watched
-    const socket = proxyReq.socket;
-    /* c8 ignore next - the socket is assigned on the tick after the request, before any sweep; only an agent that queues requests (maxSockets) could leave it unset */
-    const io = socket ? socket.bytesRead + socket.bytesWritten : -1;
-    if (io !== exchange.io || exchange.res.writableNeedDrain) {
-      exchange.io = io;
+    if (exchange.progress !== exchange.seen || exchange.res.writableNeedDrain) {
+      exchange.seen = exchange.progress;
       exchange.quietSince = now;
-    } else if (now - exchange.quietSince >= exchange.target.timeoutMs) {
+    } else if (now - exchange.quietSince >= exchange.timeoutMs) {
       watched.delete(exchange);
-      exchange.timedOut = true;
-      proxyReq.destroy(new Error(TIMED_OUT));
+      exchange.timeOut();
     }
   }
   if (watched.size === 0) {
@@ -308,3 +379,4 @@ function sweep(): void {
 // RFC 9110 §15.6.3 / §15.6.5: the bodies of 502 and 504, without internal addresses or codes.
 const UNAVAILABLE = 'upstream unavailable';
 const TIMED_OUT = 'upstream timed out';
+const CLIENT_CLOSED = 'the client closed its connection';

@@ -3,7 +3,7 @@
  * client can neither pass a credential through nor delete a header the sidecar sets.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { isIPv4, type BlockList } from 'node:net';
+import { isIPv4, type BlockList, type Socket } from 'node:net';
 import { addressList, listed } from '../addresses.js';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, the legacy Proxy-Connection, and HTTP/2's upgrade settings.
@@ -141,7 +141,15 @@ function connectionOptions(value: string | undefined): readonly string[] {
 
 /** The TCP peer's address, IPv4-mapped IPv6 shown as plain IPv4 ("::ffff:10.1.2.3" -> "10.1.2.3"). */
 export function peerAddress(req: IncomingMessage): string {
-  return unmapped(req.socket.remoteAddress ?? '');
+  return socketPeer(req.socket);
+}
+
+/**
+ * `peerAddress` from the socket itself: forwarding may detach a request from its socket (undici does
+ * once it has sent the body), and Node keeps a socket's address once read, even after it closed.
+ */
+export function socketPeer(socket: Socket): string {
+  return unmapped(socket.remoteAddress ?? '');
 }
 
 function unmapped(address: string): string {

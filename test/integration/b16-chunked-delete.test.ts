@@ -26,9 +26,12 @@ for (const method of ['DELETE', 'OPTIONS']) {
     const text = await send(sc.port, head, chunked(SMUGGLED));
     t.match(text, /^HTTP\/1\.1 200 OK\r\n/);
     t.same(
-      upstream.requests.map((r) => [r.method, r.url, r.headers['transfer-encoding'], r.headers['content-length'], r.body.toString()]),
-      [[method, '/orders/1', 'chunked', undefined, SMUGGLED]],
+      upstream.requests.map((r) => [r.method, r.url, r.body.toString()]),
+      [[method, '/orders/1', SMUGGLED]],
     );
+    // Framed once: re-chunked, or by its length when the whole body had arrived before forwarding.
+    const { 'transfer-encoding': te, 'content-length': length } = upstream.requests[0]!.headers;
+    t.ok(te === 'chunked' ? length === undefined : te === undefined && length === String(SMUGGLED.length), `framing ${te} ${length}`);
   });
 }
 

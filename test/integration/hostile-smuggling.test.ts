@@ -158,7 +158,9 @@ t.test('RFC 9112 §6.1: a chunked GET body is forwarded as the body of that GET,
   );
   t.match(answer.text, /^HTTP\/1\.1 200 OK\r\n/);
   expectForwarded(t, bench, [['GET', '/public/x', SMUGGLED]]);
-  t.equal(bench.upstream.requests[0]!.headers['transfer-encoding'], 'chunked');
+  // Framed once: re-chunked, or by its length when the whole body had arrived before forwarding.
+  const { 'transfer-encoding': te, 'content-length': length } = bench.upstream.requests[0]!.headers;
+  t.ok(te === 'chunked' ? length === undefined : te === undefined && length === String(SMUGGLED.length), `framing ${te} ${length}`);
   await stillServing(t, bench);
 });
 
