@@ -167,7 +167,10 @@ t.test('RFC 6455 §4.1: Upgrade: websocket without Connection: upgrade is an ord
 
 t.test('RFC 9110 §5.3: repeated Set-Cookie lines in a request reach the upstream as the same separate lines', async (t) => {
   const bench = await hostileBench(t);
-  const answer = await send(bench.port, `GET /public/x HTTP/1.1\r\n${HOST}${bearer(bench.tokenB)}Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n`);
+  const answer = await send(
+    bench.port,
+    `GET /public/x HTTP/1.1\r\n${HOST}${bearer(bench.tokenB)}Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n`,
+  );
   t.match(answer.text, /^HTTP\/1\.1 200 OK\r\n/);
   const raw = bench.upstream.requests[0]!.rawHeaders;
   t.same(
