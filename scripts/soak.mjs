@@ -113,13 +113,17 @@ async function soak() {
       t_s: elapsed(),
       rss_mib: rssMiB(pid),
       heap_mib: round1(mem.heapUsed / 2 ** 20),
+      // what V8 holds for its heap, and memory outside it (buffers, WebAssembly): where RSS goes
+      heap_total_mib: round1(mem.heapTotal / 2 ** 20),
+      external_mib: round1(mem.external / 2 ** 20),
       sockets: socketCount(pid),
       tokens_active: await metric(sidecar.adminPort, 'oauth2_sidecar_tokens_active'),
       requests: counts.sent,
     };
     samples.push(s);
     log(
-      `sample ${at}: rss ${s.rss_mib} MiB, heap ${s.heap_mib} MiB, sockets ${s.sockets}, tokens ${s.tokens_active}, ${s.requests} requests`,
+      `sample ${at}: rss ${s.rss_mib} MiB, heap ${s.heap_mib} of ${s.heap_total_mib} MiB, external ${s.external_mib} MiB,` +
+        ` sockets ${s.sockets}, tokens ${s.tokens_active}, ${s.requests} requests`,
     );
     return s;
   };

@@ -231,6 +231,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** undici's resume of a paused upstream body (backpressure from the client) */
   #resume: (() => void) | undefined = undefined;
   #draining = false;
+  /** the upstream's answer is wholly relayed (or needs no more bytes): a late undici error is no failure */
+  #answered = false;
   /** for the idle sweep: a count of upstream events, its value when last seen, and since when (ms) */
   progress = 0;
   seen = -1;
@@ -259,12 +261,25 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.progress++;
-    if (statusCode < 200) return true; // 1xx: the server answered the client's own Expect itself
-    this.#upstreamStatus = statusCode;
-    this.#resume = resume;
     const lines = new Array<string>(rawHeaders.length);
     for (let i = 0; i < rawHeaders.length; i++) lines[i] = rawHeaders[i]!.toString('latin1');
-    this.res.writeHead(statusCode, statusText, responseHeaderLines(lines));
+    if (statusCode < 200) {
+      relayInformational(this.res, statusCode, lines);
+      return true;
+    }
+    this.#upstreamStatus = statusCode;
+    this.#resume = resume;
+    const res = this.res;
+    // undici decodes the reason phrase as UTF-8; Node writes it as latin1: give back the bytes.
+    const reason = ASCII_TEXT.test(statusText) ? statusText : Buffer.from(statusText).toString('latin1');
+    res.writeHead(statusCode, reason, responseHeaderLines(lines));
+    // RFC 9110 §6.4.1: a 204 or 304 ends at its head. undici would still match a 304's Content-Length
+    // (the representation's, §8.6) against its empty body and fail it: the client has it all already.
+    if (statusCode === 204 || statusCode === 304) {
+      this.#answered = true;
+      watched.delete(this);
+      res.end();
+    }
     return true;
   }
 
@@ -286,13 +301,15 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** The upstream has said everything (the client may still be reading): its connection may serve another request now. */
   onComplete(): void {
+    this.#answered = true;
     watched.delete(this);
     this.res.end();
   }
 
   /** The upstream request failed (refused, reset, cut mid-body, timed out by the sweep): 502 or 504, or a cut connection. */
   onError(err: Error): void {
-    if (this.#finished) return; // aborted by us once the exchange was over
+    // Aborted by us once the exchange was over, or failed after its whole answer was relayed.
+    if (this.#finished || this.#answered) return;
     const res = this.res;
     const code = (err as NodeJS.ErrnoException).code;
     const timedOut = this.timedOut || code === 'UND_ERR_CONNECT_TIMEOUT';
@@ -306,7 +323,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const status = timedOut ? 504 : 502;
     this.finish({ status, error, detail, bytes: 0 });
-    sendMessage(res, status, timedOut ? TIMED_OUT : UNAVAILABLE);
+    // A head that Node refused to write (undici aborts the request when onHeaders throws) left its reason behind.
+    res.statusMessage = '';
+    try {
+      sendMessage(res, status, timedOut ? TIMED_OUT : UNAVAILABLE);
+      /* c8 ignore start - nothing known makes the JSON answer throw; a client must never be left waiting */
+    } catch {
+      res.destroy();
+    }
+    /* c8 ignore stop */
   }
 
   /** Times the exchange out (the sweep): the upstream request is aborted, or answered 504 before it is sent. */
@@ -329,6 +354,30 @@ class Exchange implements Dispatcher.DispatchHandler {
     watched.delete(this);
     outcome.upstreamStatus = this.#upstreamStatus;
     this.done(outcome);
+  }
+}
+
+const ASCII_TEXT = /^[\t\x20-\x7e]*$/;
+
+/**
+ * RFC 9110 §15.2: a proxy forwards 1xx answers it did not ask for, but never to an HTTP/1.0 client. Node
+ * writes 103 Early Hints (RFC 8297) only; 100 never reaches here (the sidecar answers Expect itself and
+ * undici refuses an unasked 100), 101 only on upgrades, and 102 is obsolete (RFC 9110 §15.2): dropped.
+ */
+function relayInformational(res: ServerResponse, statusCode: number, lines: string[]): void {
+  if (statusCode !== 103 || res.req.httpVersionMinor === 0 || res.headersSent) return;
+  const hints: Record<string, string | string[]> = {};
+  lines = responseHeaderLines(lines);
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = lines[i]!.toLowerCase();
+    const value = lines[i + 1]!;
+    const had = hints[name];
+    hints[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+  }
+  try {
+    res.writeEarlyHints(hints); // writes nothing without a Link field
+  } catch {
+    // a Link value Node will not write: the hints are only hints
   }
 }
 

@@ -60,11 +60,8 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
     if (named.length > 0 && named.includes(name) && !MESSAGE_FIELDS.has(name)) continue;
     out[name] = headers[name];
   }
-  // Bodies keep their framing: a chunked request is re-chunked by Node, and a bodiless POST says so,
-  // instead of the DELETE/OPTIONS "length rewrite" that smuggled the body as a second request (B16).
-  if (out['transfer-encoding'] === undefined && out['content-length'] === undefined && !BODILESS.has(req.method!)) {
-    out['content-length'] = '0';
-  }
+  // The framing fields stay as received: forward.ts lets undici frame the body from them (B16), and
+  // undici says Content-Length: 0 itself for a bodiless POST, PUT or PATCH.
   const peer = peerAddress(req);
   const inboundFor = trusted ? forwardedFor(req) : undefined;
   out['x-client-id'] = identity.client_id;
@@ -85,9 +82,6 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
 const DROPPED = new Set([...HOP_BY_HOP, ...NEVER_FORWARDED]);
 
 const isSidecarField = (name: string): boolean => DROPPED.has(name) || name.startsWith('x-forwarded-');
-
-// Methods whose bodiless requests Node sends without framing; any other gets Content-Length: 0.
-const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /**
  * Response header lines from an upstream, as a flat [name, value, ...] list in their order (so
