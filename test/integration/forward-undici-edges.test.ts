@@ -152,6 +152,40 @@ t.test('RFC 9110 §15.2, RFC 8297: a 103 Early Hints before the final answer is 
   t.match(answer.text, /\r\n\r\nfinal$/, 'the final body');
 });
 
+t.test('RFC 9110 §15.2: a 103 with two Link lines is relayed with both links', async (t) => {
+  const upstream = await scriptedUpstream(
+    () =>
+      'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\nLink: </b.js>; rel=preload; as=script\r\n\r\n' +
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal',
+  );
+  const { sc, tokenB } = await startStack(t, { upstream });
+  const answer = await send(sc.port, get(tokenB));
+  t.match(
+    answer.text,
+    /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+  );
+});
+
+t.test('RFC 9110 §15.2: an HTTP/1.0 client gets no 103, only the final answer', async (t) => {
+  const upstream = await scriptedUpstream(
+    () => 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal',
+  );
+  const { sc, tokenB } = await startStack(t, { upstream });
+  const answer = await send(sc.port, `GET /public/x HTTP/1.0\r\n${HOST}${bearer(tokenB)}\r\n`);
+  t.same(statusLines(answer.text.replace(/^HTTP\/1\.0/, 'HTTP/1.1')), ['HTTP/1.1 200 OK']);
+  t.match(answer.text, /\r\n\r\nfinal$/);
+});
+
+t.test('RFC 8297 §2: a 103 whose Link value Node will not write is dropped, and the final answer still relayed', async (t) => {
+  const upstream = await scriptedUpstream(
+    () => 'HTTP/1.1 103 Early Hints\r\nLink: not-a-link\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal',
+  );
+  const { sc, tokenB } = await startStack(t, { upstream });
+  const answer = await send(sc.port, get(tokenB));
+  t.same(statusLines(answer.text), ['HTTP/1.1 200 OK']);
+  t.match(answer.text, /\r\n\r\nfinal$/);
+});
+
 t.test('RFC 9110 §15.2, documented limit: an unsolicited 100 Continue from the upstream is a 502 (undici refuses it)', async (t) => {
   // The sidecar never forwards Expect, so an upstream has no reason to send 100; undici 7 destroys the
   // connection on one (client-h1.js onHeadersComplete, "bad response") before the handler sees it.
