@@ -152,17 +152,17 @@ t.test('RFC 9110 §15.2, RFC 8297: a 103 Early Hints before the final answer is 
   t.match(answer.text, /\r\n\r\nfinal$/, 'the final body');
 });
 
-t.test('RFC 9110 §15.2: a 103 with two Link lines is relayed with both links', async (t) => {
+t.test('RFC 9110 §15.2: a 103 with three Link lines is relayed with all three links', async (t) => {
   const upstream = await scriptedUpstream(
     () =>
-      'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\nLink: </b.js>; rel=preload; as=script\r\n\r\n' +
+      'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\nLink: </b.js>; rel=preload; as=script\r\nLink: </c.js>; rel=preload; as=script\r\n\r\n' +
       'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal',
   );
   const { sc, tokenB } = await startStack(t, { upstream });
   const answer = await send(sc.port, get(tokenB));
   t.match(
     answer.text,
-    /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+    /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script, <\/c\.js>; rel=preload; as=script\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
   );
 });
 
