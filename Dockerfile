@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # oauth2-sidecar: multi-stage build; the runtime image holds production dependencies and dist/ only.
 # Node 24 LTS in the image (supported until April 2028; Node 20 reached end of life in April 2026 and
-# Node 22 follows in April 2027). The code also runs on Node 20.12+ (package.json "engines").
+# Node 22 follows in April 2027). The code also runs on Node 20.18.1+ (package.json "engines").
 # test/integration/dockerfile-runtime.test.ts reproduces the runtime stage without Docker: keep its
 # instructions to WORKDIR, ENV, COPY, one `npm ci` RUN, USER, EXPOSE and an exec-form CMD.
 
