@@ -18,7 +18,7 @@
  *   handshake is relayed without hop-by-hop headers, and a failed one gets a 502 JSON answer.
  */
 import type http from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import httpProxy from 'http-proxy';
@@ -110,11 +110,15 @@ export class Forwarder {
     watched.add(exchange);
     sweeper ??= setInterval(sweep, SWEEP_MS).unref();
     const { pool, servername } = this.#upstream(target.upstream);
+    const headers = req.headers;
+    // undici frames a body of unknown length itself and refuses the field from callers; it skips
+    // undefined values, so the object `prepareUpstreamHeaders` made goes as it is, with no second pass.
+    if (headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = undefined;
     pool.dispatch(
       {
         path: target.path,
         method: req.method!, // always set on a server's requests
-        headers: upstreamHeaders(req.headers),
+        headers,
         // Node's parser has already seen the whole of a bodiless request: no stream to relay.
         body: req.complete && req.readableLength === 0 ? null : req,
         servername,
@@ -200,21 +204,6 @@ function tlsServerName(url: URL): string | undefined {
 function tlsConnector(servername: string | undefined): buildConnector.connector {
   const connect = buildConnector({});
   return (options, callback) => connect({ ...options, servername: servername || undefined }, callback);
-}
-
-/**
- * The upstream request's header lines from `prepareUpstreamHeaders`' object. Transfer-Encoding is left
- * to undici, which chunks a body of unknown length itself and refuses the field from callers.
- */
-function upstreamHeaders(headers: IncomingHttpHeaders): string[] {
-  const lines: string[] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || name === 'transfer-encoding') continue;
-    if (typeof value === 'string') lines.push(name, value);
-    else for (const v of value) lines.push(name, v);
-  }
-  return lines;
 }
 
 const EXCHANGE = Symbol('exchange');

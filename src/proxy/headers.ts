@@ -27,7 +27,8 @@ const NEVER_FORWARDED = [
 const FORWARDED_FOR = 'x-forwarded-for';
 // Fields no Connection option removes from a request: the target (RFC 9110 §7.2) and the framing
 // (RFC 9112 §6). Dropping the framing of a body the sidecar still pipes would let the upstream read
-// that body as a second, unchecked request (B14, B16); Node frames each hop from these values.
+// that body as a second, unchecked request (B14, B16); each hop's framing is made from these values
+// (by undici for requests, by node:http for WebSocket handshakes).
 const MESSAGE_FIELDS = new Set(['host', 'content-length', 'transfer-encoding']);
 // What connectionOptions() returns for the usual Connection values.
 const NO_OPTIONS: readonly string[] = [];
@@ -50,7 +51,7 @@ export function prepareUpstreamHeaders(req: IncomingMessage, identity: Identity,
   const headers = req.headers;
   const named = connectionOptions(headers.connection);
   // One pass into a fresh object: cheaper than deleting from Node's, which `delete` would turn
-  // into a slow dictionary for Node's header writer.
+  // into a slow dictionary for the header writer that reads it next.
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
     if (DROPPED.has(name) || name.startsWith('x-forwarded-')) continue;
