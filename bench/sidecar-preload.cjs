@@ -3,7 +3,8 @@
 // - When the bench's end of the stdin pipe closes (the bench exited, even by SIGKILL), the sidecar gets
 //   SIGTERM, so no orphan keeps the port.
 // - Probes, one line on stdin each, answered by one JSON line {"bench_probe":<line>,...} on stderr:
-//   "mem": process.memoryUsage(); "gc": a full GC first, so the bench can tell a leak (live heap
+//   "mem": process.memoryUsage() and the bytes V8 holds per heap space (v8.getHeapSpaceStatistics():
+//   space_size, which counts pages kept even when empty); "gc": a full GC first, so the bench can tell a leak (live heap
 //   growing) from memory the allocator merely keeps. Forced GCs discard V8's warmed-up code state (the
 //   next seconds run several times slower), so the bench sends "gc" only where it measures memory,
 //   never before a measured run.
@@ -11,6 +12,7 @@
 //   between the two, p50/p99/max in ms, and this process's CPU seconds (process.cpuUsage).
 const readline = require('node:readline');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
+const v8 = require('node:v8');
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 let cpuAtStart;
@@ -19,7 +21,7 @@ const answer = (line, extra) => process.stderr.write(JSON.stringify({ bench_prob
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'gc' && typeof globalThis.gc === 'function') globalThis.gc();
-  if (line === 'gc' || line === 'mem') answer(line, { mem: process.memoryUsage() });
+  if (line === 'gc' || line === 'mem') answer(line, { mem: process.memoryUsage(), spaces: spaceSizes() });
   else if (line === 'loop-start') {
     delay.reset();
     delay.enable();
@@ -34,4 +36,9 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     });
   }
 });
+/** space name (new_space, old_space, large_object_space, ...) -> bytes V8 holds for it */
+function spaceSizes() {
+  return Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
+}
+
 process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));

@@ -129,10 +129,30 @@ export async function probe(child, what) {
   return line;
 }
 
-/** RSS and live heap of a sidecar child in MiB; `gc` forces a full GC first (slows the next seconds). */
+/**
+ * RSS and live heap of a sidecar child in MiB; `gc` forces a full GC first (slows the next seconds).
+ * `parts` (MiB) is what V8 has committed for its young generation (`new_space`: it keeps its grown size
+ * after a GC has emptied it), old objects and large ones (1 MiB or more: the token store's arrays),
+ * and the ArrayBuffers (the store's typed arrays). Committed is not resident: pages never written are
+ * not in the RSS.
+ */
 export async function sidecarMemory(child, at, gc = false) {
-  const { mem } = await probe(child, gc ? 'gc' : 'mem');
-  return { at, rss_mb: round1(mem.rss / 2 ** 20), heap_mb: round1(mem.heapUsed / 2 ** 20) };
+  const { mem, spaces } = await probe(child, gc ? 'gc' : 'mem');
+  const mb = (bytes) => round1(bytes / 2 ** 20);
+  const young = spaces.new_space + spaces.new_large_object_space;
+  const large = spaces.large_object_space + spaces.code_large_object_space;
+  const parts = {
+    new_space: mb(young),
+    old_space: mb(mem.heapTotal - young - large),
+    large_objects: mb(large),
+    array_buffers: mb(mem.arrayBuffers),
+  };
+  return { at, rss_mb: mb(mem.rss), heap_mb: mb(mem.heapUsed), parts };
+}
+
+/** "V8 committed: new space 32, old space 59, large objects 54; ArrayBuffers 38" (MiB) */
+export function memoryParts({ parts: p }) {
+  return `V8 committed: new space ${p.new_space}, old space ${p.old_space}, large objects ${p.large_objects}; ArrayBuffers ${p.array_buffers}`;
 }
 
 /**

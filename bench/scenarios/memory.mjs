@@ -9,6 +9,7 @@ import {
   check,
   load,
   log,
+  memoryParts,
   metric,
   round1,
   rssMiB,
@@ -90,6 +91,7 @@ export async function memoryScenario(opts, { tmpDir }) {
       `${n} token requests in ${fillS} s (${Math.round(issued / fillS)} tokens/s), ${active} live: RSS ${before.rss_mb} -> ${after.rss_mb} MiB after GC` +
         ` (${peak} before GC), live heap ${before.heap_mb} -> ${after.heap_mb} MiB (~${perToken} B/token);` +
         ` after ${SETTLE_MS / 1000} s idle RSS ${settled.rss_mb} MiB (not judged)`,
+      `  MiB after GC: ${memoryParts(after)} (at the start: ${memoryParts(before)})`,
     );
     checks.push(check('memory', `RSS with ${active} live tokens (after GC)`, after.rss_mb, '<=', RSS_TARGET_MIB, ' MiB'));
   }
