@@ -275,8 +275,9 @@ export class Sidecar {
       const ctx = {
         ...this.#clientContext(req, state),
         onAnswered: (error?: string) => this.metrics.tokenAnswered(error),
-        // The JWT `iss` (RFC 9068 §2.2): this domain's issuer (RFC 8414).
-        issuer: this.#issuer(req, domain, state),
+        // The JWT `iss` (RFC 9068 §2.2): this domain's issuer (RFC 8414). Opaque tokens name none: not
+        // computed for them (it parses a URL per request).
+        issuer: this.store instanceof JwtTokenStore ? this.#issuer(req, domain, state) : undefined,
       };
       return handleTokenRequest(
         req,

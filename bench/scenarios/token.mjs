@@ -1,9 +1,26 @@
 // Scenario "token": POST /oauth2/token throughput with a plain client_secret, a client_secret_env and a
 // client_secret_hash (right secret: hashed once, then remembered; wrong secret: hashed every time), and
-// the sidecar's event-loop delay during each burst. See bench/README.md.
+// the sidecar's event-loop delay during each burst; and, interleaved with them, the ceiling: a bare
+// node:http server (bench/upstream.mjs) answering the same POST with a small JSON body and no OAuth at
+// all. See bench/README.md.
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { assertAlive, check, fmt, load, log, median, percentile, probe, round3, startSidecar, statusCodes } from '../lib/common.mjs';
+import {
+  assertAlive,
+  check,
+  cpuSeconds,
+  fmt,
+  load,
+  log,
+  median,
+  pct,
+  percentile,
+  probe,
+  round3,
+  startSidecar,
+  startUpstream,
+  statusCodes,
+} from '../lib/common.mjs';
 import { benchConfig } from '../lib/config.mjs';
 import { basic, tokenJob } from '../lib/oauth.mjs';
 
@@ -19,7 +36,17 @@ export async function tokenScenario(opts, { tmpDir }) {
   writeFileSync(configPath, sidecarConfig(await hashSecret(SECRET, ITERATIONS)));
   const sidecar = await startSidecar('sidecar (token)', configPath, { BENCH_CLIENT_SECRET: ENV_SECRET });
   const url = `http://127.0.0.1:${sidecar.port}/oauth2/token`;
+  const upstream = await startUpstream();
   const cases = [
+    {
+      key: 'ceiling',
+      name: 'node:http ceiling (no OAuth)',
+      url: `http://127.0.0.1:${upstream.port}/oauth2/token`,
+      pid: upstream.proc.pid,
+      auth: basic('plain-client', SECRET), // the same request bytes as the plain case
+      expect: 200,
+      warmup: 3,
+    },
     { key: 'plain', name: 'plain client_secret', auth: basic('plain-client', SECRET), expect: 200, warmup: 3 },
     { key: 'env', name: 'client_secret_env', auth: basic('env-client', ENV_SECRET), expect: 200, warmup: 3 },
     { key: 'hashed', name: `client_secret_hash (i=${ITERATIONS})`, auth: basic('hashed-client', SECRET), expect: 200, warmup: 3 },
@@ -28,18 +55,22 @@ export async function tokenScenario(opts, { tmpDir }) {
   const connections = opts.tokenConnections;
   log(`\n== token: ${cases.length} cases, warm-up each, then ${opts.rounds} round(s) x ${opts.duration} s at ${connections} connections`);
   for (const c of cases) {
-    const res = await fetch(url, { ...tokenJob(url, c.auth) });
+    const res = await fetch(c.url ?? url, { ...tokenJob(c.url ?? url, c.auth) });
     await res.arrayBuffer();
     if (res.status !== c.expect) throw new Error(`token ${c.name}: answered ${res.status}, expected ${c.expect}`);
-    await load(tokenJob(url, c.auth), connections, c.warmup);
+    await load(tokenJob(c.url ?? url, c.auth), connections, c.warmup);
     await settle(url, c);
   }
   const runs = Object.fromEntries(cases.map((c) => [c.key, []]));
   for (let round = 0; round < opts.rounds; round++) {
     for (const c of [...cases.slice(round % cases.length), ...cases.slice(0, round % cases.length)]) {
-      await probe(sidecar, 'loop-start');
-      const r = await load(tokenJob(url, c.auth), connections, opts.duration);
-      const inside = await probe(sidecar, 'loop-stop');
+      // The ceiling has no probe: its CPU comes from /proc (10 ms ticks), its loop delay is not measured.
+      const cpuBefore = c.pid && cpuSeconds(c.pid);
+      if (!c.pid) await probe(sidecar, 'loop-start');
+      const r = await load(tokenJob(c.url ?? url, c.auth), connections, opts.duration);
+      const inside = c.pid
+        ? { cpu_s: cpuSeconds(c.pid) - cpuBefore, loop_delay_ms: { p50: NaN, p99: NaN, max: NaN } }
+        : await probe(sidecar, 'loop-stop');
       const codes = statusCodes(r);
       const run = {
         round: round + 1,
@@ -67,6 +98,7 @@ export async function tokenScenario(opts, { tmpDir }) {
     }
   }
   await sidecar.stop();
+  await upstream.stop();
 
   const summary = Object.fromEntries(
     cases.map((c) => {
@@ -104,9 +136,11 @@ export async function tokenScenario(opts, { tmpDir }) {
       const x = s[c.key];
       return (
         `${x.name.padEnd(36)}${String(x.rps).padStart(8)}${String(x.ok_per_s).padStart(8)}${fmt(x.p50, 2).padStart(9)}${fmt(x.p99, 2).padStart(9)}` +
-        `${String(x.cpu_us_per_req).padStart(8)}  ${`${x.loop_p99_ms_worst}/${x.loop_max_ms_worst}`.padEnd(16)}${JSON.stringify(x.status_codes)}`
+        `${String(x.cpu_us_per_req).padStart(8)}  ${(Number.isNaN(x.loop_p99_ms_worst) ? '-' : `${x.loop_p99_ms_worst}/${x.loop_max_ms_worst}`).padEnd(16)}${JSON.stringify(x.status_codes)}`
       );
     }),
+    `Share of the node:http ceiling (the same load answered with no OAuth): plain ${pct(s.plain.ok_per_s / s.ceiling.ok_per_s)},` +
+      ` env ${pct(s.env.ok_per_s / s.ceiling.ok_per_s)}. Not judged: it tells how far this machine lets any Node token endpoint go.`,
     'A wrong secret is hashed on every request (at most 2 at once, up to 64 waiting, the rest answered 503): the burst the loop-delay',
     'target is about. A right secret is hashed once and then remembered, so its burst is plain token work: its loop delay, like that',
     'of plain secrets, is one event-loop turn serving all connections at once, and is listed, not judged.',
@@ -120,6 +154,7 @@ export async function tokenScenario(opts, { tmpDir }) {
  * A probe queues behind them; once it is answered with something other than 503, the queue has drained.
  */
 async function settle(url, c) {
+  if (c.pid) return; // the ceiling queues nothing
   for (;;) {
     const res = await fetch(url, tokenJob(url, c.auth));
     await res.arrayBuffer();
