@@ -7,9 +7,10 @@
 //     that, down for SOAK_GAP_MS (1000) ms: 502s are expected only while it is down;
 //   - every SOAK_ABORT_EVERY-th (50th) request asks for a slow answer and is aborted by the client after 50 ms.
 // The sidecar's RSS (/proc/<pid>/status VmRSS) and open sockets (/proc/<pid>/fd -> socket:) are sampled
-// before the load, 10 s in, every SOAK_SAMPLE_S (60) s and after the load stopped. PASS/FAIL: RSS at the
-// end within +20% of the reference mark (1 minute in, or half-time on shorter soaks); sockets back to the
-// before-load count; no errors but those the faults cause; the sidecar alive and exiting 0 on SIGTERM.
+// before the load, 10 s in, every SOAK_SAMPLE_S (60) s and after the load stopped. PASS/FAIL: at the end
+// of the load, RSS and the live heap within +20% of those at the reference mark (1 minute in, or half-time
+// on shorter soaks), both read right after a full GC so that neither reading falls at a random point of
+// V8's grow-and-shrink cycle; sockets back to the before-load count; no errors but those the faults cause; the sidecar alive and exiting 0 on SIGTERM.
 // Requests not sent because more than 500 were in flight (a machine too busy for the rate) are counted
 // and listed, not judged.
 // Progress on stderr; a report, then one JSON line, on stdout. Exit 1 on FAIL.
@@ -50,7 +51,7 @@ const cfg = {
   abortEvery: env('SOAK_ABORT_EVERY', 50),
   sampleS: env('SOAK_SAMPLE_S', 60),
 };
-const RSS_FLAT = 1.2;
+const FLAT = 1.2;
 /** After the upstream is back, requests that started while it was down may still fail for this long. */
 const GAP_GRACE_MS = 1000;
 const AUTH = basic('soak-client', 'soak-secret');
@@ -106,8 +107,9 @@ async function soak() {
   const unexpected = [];
   const gaps = []; // [downAt, upAt + grace] in ms since epoch; upAt Infinity while down
   const samples = [];
-  const sample = async (at) => {
-    const { mem } = await probe(sidecar, 'mem');
+  /** @param gc a full GC first (the reference and end-of-load marks, which are compared) */
+  const sample = async (at, gc = false) => {
+    const { mem } = await probe(sidecar, gc ? 'gc' : 'mem');
     const s = {
       at,
       t_s: elapsed(),
@@ -219,7 +221,7 @@ async function soak() {
     const now = Date.now() - t0;
     if (!refTaken && now >= refAtS * 1000) {
       refTaken = true;
-      await sample(`reference (${refAtS} s)`);
+      await sample(`reference (${refAtS} s, GC)`, true);
     } else if (now >= nextSample) {
       await sample(nextSample === 10_000 ? 'start (10 s)' : `${Math.round(nextSample / 60_000)} min`);
       nextSample = nextSample === 10_000 ? cfg.sampleS * 1000 : nextSample + cfg.sampleS * 1000;
@@ -243,7 +245,7 @@ async function soak() {
   clearInterval(tokenTimer);
   clearInterval(expiredTimer);
   await Promise.all(inflight);
-  const atEnd = await sample('end of load');
+  const atEnd = await sample('end of load (GC)', true);
   agent.destroy();
   // The sidecar closes client sockets on our FIN and its idle upstream sockets after 4 s.
   const settleUntil = Date.now() + 20_000;
@@ -257,12 +259,19 @@ async function soak() {
 
   const ref = samples.find((s) => s.at.startsWith('reference'));
   const rssRatio = atEnd.rss_mib / ref.rss_mib;
+  const heapRatio = atEnd.heap_mib / ref.heap_mib;
   const checks = [
     [
-      `RSS at end of load / at ${ref.at}`,
+      'RSS after GC, end of load / reference',
       `${atEnd.rss_mib} / ${ref.rss_mib} MiB = x${rssRatio.toFixed(2)}`,
-      `<= x${RSS_FLAT}`,
-      rssRatio <= RSS_FLAT,
+      `<= x${FLAT}`,
+      rssRatio <= FLAT,
+    ],
+    [
+      'live heap after GC, end of load / reference',
+      `${atEnd.heap_mib} / ${ref.heap_mib} MiB = x${heapRatio.toFixed(2)}`,
+      `<= x${FLAT}`,
+      heapRatio <= FLAT,
     ],
     ['open sockets after load vs before', `${after.sockets} vs ${before.sockets}`, '<= before', after.sockets <= before.sockets],
     ['errors not caused by the faults', String(unexpected.length), '0', unexpected.length === 0],
