@@ -113,6 +113,8 @@ export function parseForm(text: string): Params {
  * @returns the decoded text, or undefined if it has a bad %-escape or is not UTF-8
  */
 export function tryDecodeForm(s: string): string | undefined {
+  // Nothing to decode (the usual client_id, secret and grant_type): no regex, no decoder call.
+  if (s.indexOf('%') === -1 && s.indexOf('+') === -1) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
