@@ -4,8 +4,8 @@
 //   SIGTERM, so no orphan keeps the port.
 // - Probes, one line on stdin each, answered by one JSON line {"bench_probe":<line>,...} on stderr:
 //   "mem": process.memoryUsage() and the bytes V8 holds per heap space (v8.getHeapSpaceStatistics():
-//   space_size, which counts pages kept even when empty); "gc": a full GC first, so the bench can tell a leak (live heap
-//   growing) from memory the allocator merely keeps. Forced GCs discard V8's warmed-up code state (the
+//   space_size, which counts pages kept even when empty); "gc": a full GC first, so the bench can tell
+//   a leak (live heap growing) from memory the allocator merely keeps. Forced GCs discard V8's warmed-up code state (the
 //   next seconds run several times slower), so the bench sends "gc" only where it measures memory,
 //   never before a measured run.
 //   "loop-start" / "loop-stop": event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)
