@@ -9,9 +9,9 @@
 // The sidecar's RSS (/proc/<pid>/status VmRSS) and open sockets (/proc/<pid>/fd -> socket:) are sampled
 // before the load, 10 s in, every SOAK_SAMPLE_S (60) s and after the load stopped. PASS/FAIL: at the end
 // of the load, RSS, RSS outside the V8 heap (RSS less the heap V8 has committed) and the live heap each
-// within +20% of the reference mark (1 minute in, or half-time on shorter soaks), both marks read right
-// after a full GC (a leak shows in the live heap or outside the heap; RSS itself also swings with how
-// much heap V8 keeps committed); sockets back to the before-load count; no errors but those the faults
+// within +20% of the reference mark (half-time, once V8's heap has reached its working size), both marks
+// read right after a full GC (a leak shows in the live heap or outside the heap; RSS itself also swings
+// with how much heap V8 keeps committed); sockets back to the before-load count; no errors but those the faults
 // cause; the sidecar alive and exiting 0 on SIGTERM.
 // Requests not sent because more than 500 were in flight (a machine too busy for the rate) are counted
 // and listed, not judged.
@@ -135,7 +135,10 @@ async function soak() {
   t0 = Date.now();
   const before = await sample('before load');
   const durationMs = cfg.minutes * 60_000;
-  const refAtS = Math.min(60, (cfg.minutes * 60) / 2);
+  // The reference mark is at half-time: V8 grows its heap to a working size over the first minutes
+  // (a 20-minute run reached it by minute 5 and then held RSS within 1 MiB for 15 minutes), so an earlier
+  // mark judges that growth, not a leak.
+  const refAtS = (cfg.minutes * 60) / 2;
   log(
     `${cfg.minutes} min at ${cfg.rate} req/s; upstream restarts every ${cfg.restartS} s; token every ${cfg.tokenS} s (expires_in ${cfg.expiresIn})`,
   );
@@ -224,6 +227,7 @@ async function soak() {
     if (!refTaken && now >= refAtS * 1000) {
       refTaken = true;
       await sample(`reference (${refAtS} s, GC)`, true);
+      if (nextSample <= now) nextSample += cfg.sampleS * 1000; // the reference stands for this minute's sample
     } else if (now >= nextSample) {
       await sample(nextSample === 10_000 ? 'start (10 s)' : `${Math.round(nextSample / 60_000)} min`);
       nextSample = nextSample === 10_000 ? cfg.sampleS * 1000 : nextSample + cfg.sampleS * 1000;
