@@ -10,7 +10,7 @@ import type { SecretHash } from '../config/secrets.js';
 import type { AccessProfile, Config } from '../config/schema.js';
 import type { FailureThrottle } from './client-throttle.js';
 import { OAuthError } from './errors.js';
-import { tryDecodeForm, type Params } from './request-body.js';
+import { tryDecodeForm, tryDecodeUtf8, type Params } from './request-body.js';
 import { VerifierBusyError, type SecretVerifier } from './secret-hash.js';
 
 /** Credentials as presented; `ids` and `secrets` hold every reading of them (see parseBasic). */
@@ -116,12 +116,8 @@ export function parseBasic(authorization: string): PresentedCredentials {
   // (the "=" padding may be left out).
   if (bytes.toString('base64').replace(/=+$/, '') !== match[1]!.replace(/=+$/, ''))
     throw fail('Basic credentials are not canonical base64');
-  let decoded: string;
-  try {
-    decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw fail('Basic credentials are not UTF-8');
-  }
+  const decoded = tryDecodeUtf8(bytes);
+  if (decoded === undefined) throw fail('Basic credentials are not UTF-8');
   const colon = decoded.indexOf(':');
   if (colon < 1) throw fail('Basic credentials have no user-id or no colon');
   const rawId = decoded.slice(0, colon);

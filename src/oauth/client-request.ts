@@ -180,6 +180,7 @@ export function sendClientRequestError(res: ServerResponse, err: OAuthError, rea
 
 /** Whether a query string ("" or "?...") names client_id or client_secret, once decoded. */
 function hasUriCredentials(query: string): boolean {
+  if (query === '') return false; // the usual token request: no URLSearchParams to build
   for (const name of new URLSearchParams(query).keys()) if (name === 'client_id' || name === 'client_secret') return true;
   return false;
 }

@@ -128,13 +128,27 @@ function decodeFormComponent(s: string): string {
   return decoded;
 }
 
-// RFC 6749 Appendix B and RFC 8259 §8.1: both body types are UTF-8; other bytes are an error, not U+FFFD.
-function utf8(body: Buffer): string {
+// One decoder for every call: without `stream: true` each decode() starts afresh, and a fatal error
+// leaves nothing behind.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes strict UTF-8 (RFC 3629): bytes that are not UTF-8 are an error, never U+FFFD.
+ * @returns the text, or undefined if the bytes are not UTF-8
+ */
+export function tryDecodeUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+    return UTF8.decode(bytes);
   } catch {
-    throw new OAuthError('invalid_request', 'the body is not UTF-8');
+    return undefined;
   }
+}
+
+// RFC 6749 Appendix B and RFC 8259 §8.1: both body types are UTF-8.
+function utf8(body: Buffer): string {
+  const text = tryDecodeUtf8(body);
+  if (text === undefined) throw new OAuthError('invalid_request', 'the body is not UTF-8');
+  return text;
 }
 
 function parseJson(text: string): Params {
