@@ -2,6 +2,7 @@
 // validation (and Express Gateway when BENCH_EG_DIR is set), interleaved, at each connection count and
 // response size. See bench/README.md.
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import {
   BENCH_DIR,
@@ -222,13 +223,21 @@ export async function proxyScenario(opts, { tmpDir }) {
   for (const [event, count] of Object.entries(events)) problems.push(`sidecar logged ${count} x "${event}" at warn or above`);
   for (const c of [upstream, passthrough, undici, eg]) if (c) await c.stop(2000);
 
+  const roundTrip = opts.connections.includes(1) ? roundTrips() : undefined;
   const checks = proxyChecks(results, leak, !!eg);
   return {
     name: 'proxy',
-    lines: tableLines(results, order, opts, memory, leak, eg),
+    lines: [...tableLines(results, order, opts, memory, leak, eg), ...roundTripLines(roundTrip)],
     checks,
     problems,
-    json: { results, sidecar_memory_mb: memory, leak_check: leak, sidecar_log_events: events, express_gateway: eg?.version },
+    json: {
+      results,
+      sidecar_memory_mb: memory,
+      leak_check: leak,
+      sidecar_log_events: events,
+      express_gateway: eg?.version,
+      round_trip_us: roundTrip,
+    },
   };
 }
 
@@ -320,6 +329,35 @@ function tableLines(results, order, opts, memory, leak, eg) {
     `leak check: ${leak.requests} GETs, live heap ${leak.heap_mb_before} -> ${leak.heap_mb_after} MiB (${fmt(leak.bytes_per_request, 1)} B/request)`,
   );
   return lines;
+}
+
+/**
+ * The loopback round trip between two processes (bench/round-trip.mjs), as the machine schedules them and,
+ * where `taskset` exists, both pinned to CPU 0: a forwarder adds one such round trip at 1 connection, so
+ * the first figure bounds what any of them can reach on the c1 p50 target. Not judged.
+ * @returns p50/p99 in us per placement; a placement that could not run is left out
+ */
+function roundTrips() {
+  const script = path.join(BENCH_DIR, 'round-trip.mjs');
+  const run = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+    try {
+      return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { scheduled: run(process.execPath, [script]), one_cpu: run('taskset', ['-c', '0', process.execPath, script]) };
+}
+
+function roundTripLines(rt) {
+  if (!rt?.scheduled) return [];
+  const show = (x) => `p50 ${x.p50_us} us, p99 ${x.p99_us} us`;
+  return [
+    `loopback round trip between two processes, 1 byte each way (not judged): ${show(rt.scheduled)} as scheduled` +
+      (rt.one_cpu ? `; ${show(rt.one_cpu)} both on one CPU (taskset -c 0)` : ''),
+    'A forwarder adds one such round trip to every request at 1 connection, before any HTTP work.',
+  ];
 }
 
 /** Each target answers the upstream's bodies; the sidecar refuses a request without a bearer. */
