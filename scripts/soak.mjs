@@ -11,8 +11,8 @@
 // of the load, RSS, RSS outside the V8 heap (RSS less the heap V8 has committed) and the live heap each
 // within +20% of the reference mark (half-time, once V8's heap has reached its working size), both marks
 // read right after a full GC (a leak shows in the live heap or outside the heap; RSS itself also swings
-// with how much heap V8 keeps committed); sockets back to the before-load count; no errors but those the faults
-// cause; the sidecar alive and exiting 0 on SIGTERM.
+// with how much heap V8 keeps committed); sockets back to the before-load count; no errors but those the
+// faults cause; the sidecar alive and exiting 0 on SIGTERM.
 // Requests not sent because more than 500 were in flight (a machine too busy for the rate) are counted
 // and listed, not judged.
 // Progress on stderr; a report, then one JSON line, on stdout. Exit 1 on FAIL.
