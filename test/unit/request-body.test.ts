@@ -8,7 +8,15 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { OAuthError } from '../../src/oauth/errors.js';
-import { mediaType, parseForm, readTokenRequestBody, tryDecodeForm, type BodyLimits, type Params } from '../../src/oauth/request-body.js';
+import {
+  mediaType,
+  parseForm,
+  readTokenRequestBody,
+  tryDecodeForm,
+  tryDecodeUtf8,
+  type BodyLimits,
+  type Params,
+} from '../../src/oauth/request-body.js';
 import { request } from '../helpers/client.js';
 
 type Outcome = { params: Record<string, string> } | { error: string; description: string; status: number; detail: string | undefined };
@@ -77,6 +85,15 @@ t.test('tryDecodeForm: RFC 6749 Appendix B', async (t) => {
   t.test('"+" is a space, %2B a plus, UTF-8 escapes decode', async (t) => t.equal(tryDecodeForm('a+b%2B%C3%A9'), 'a b+é'));
   t.test('a lone "%" -> undefined, never a URIError', async (t) => t.equal(tryDecodeForm('p@ss:w+rd/=%'), undefined));
   t.test('an escape that is not UTF-8 (%FF) -> undefined', async (t) => t.equal(tryDecodeForm('%FF'), undefined));
+});
+
+t.test('tryDecodeUtf8: RFC 3629, one decoder shared by every call', async (t) => {
+  t.test('bytes that are not UTF-8 -> undefined, never U+FFFD', async (t) => t.equal(tryDecodeUtf8(Buffer.from([0x61, 0xff])), undefined));
+  t.test('a truncated sequence, then valid bytes: the failure leaves nothing behind', async (t) => {
+    t.equal(tryDecodeUtf8(Buffer.from([0xc3])), undefined);
+    t.equal(tryDecodeUtf8(Buffer.from([0xa9, 0x61])), undefined, 'the dangling 0xC3 is not joined to the next call');
+    t.equal(tryDecodeUtf8(Buffer.from('é-ok')), 'é-ok');
+  });
 });
 
 t.test('parseForm: RFC 6749 Appendix B and §3.2', async (t) => {
