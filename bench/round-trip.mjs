@@ -1,7 +1,8 @@
 // The loopback round trip between two Node processes: one byte there and back, one at a time, over a
 // TCP connection with Nagle off. What a forwarder's extra hop costs at 1 connection before any HTTP
 // work: mostly waking the other process, which on a VM whose idle vCPUs halt costs far more across
-// CPUs than on one (run it under `taskset -c 0` to see). Prints {"p50_us","p99_us","round_trips"} on stdout.
+// CPUs than on one (run it under `taskset -c 0` to see).
+// Prints {"p50_us","p99_us","round_trips"} on stdout.
 // Usage: node bench/round-trip.mjs [ROUND_TRIPS] (default 20000; the first tenth is warm-up)
 import net from 'node:net';
 import { fork } from 'node:child_process';
