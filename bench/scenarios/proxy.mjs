@@ -1,8 +1,7 @@
-// Scenario "proxy": the upstream alone, a bare http-proxy pass-through and the sidecar with bearer
-// validation (and Express Gateway when BENCH_EG_DIR is set), interleaved, at each connection count and
-// response size. See bench/README.md.
+// Scenario "proxy": the upstream alone, a raw TCP relay, bare http-proxy and undici pass-throughs and the
+// sidecar with bearer validation (and Express Gateway when BENCH_EG_DIR is set), interleaved, at each
+// connection count and response size. See bench/README.md.
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import {
   BENCH_DIR,
@@ -36,6 +35,7 @@ const WARMUP_CHUNK_S = 2;
 const MAX_ACTIVE = 100_000;
 const LABEL = {
   upstream: 'upstream (direct)',
+  relay: 'raw TCP relay',
   passthrough: 'bare http-proxy',
   undici: 'bare undici',
   sidecar: 'sidecar (bearer)',
@@ -54,6 +54,8 @@ export async function proxyScenario(opts, { tmpDir }) {
   const problems = [];
   const upstream = await startUpstream();
   const upPort = upstream.port;
+  const relay = startChild('relay', [path.join(BENCH_DIR, 'relay.mjs'), `http://127.0.0.1:${upPort}`]);
+  const relayPort = (await relay.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const passthrough = startChild('passthrough', [path.join(BENCH_DIR, 'passthrough.mjs'), `http://127.0.0.1:${upPort}`]);
   const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const undici = startChild('undici', [path.join(BENCH_DIR, 'passthrough-undici.mjs'), `http://127.0.0.1:${upPort}`]);
@@ -72,10 +74,18 @@ export async function proxyScenario(opts, { tmpDir }) {
     const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
     Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
   }
-  const order = ['upstream', 'passthrough', 'undici', 'sidecar', ...(eg ? ['eg'] : [])];
-  const procOf = { upstream: upstream.proc, passthrough: passthrough.proc, undici: undici.proc, sidecar: sidecar.proc, eg: eg?.proc };
+  const order = ['upstream', 'relay', 'passthrough', 'undici', 'sidecar', ...(eg ? ['eg'] : [])];
+  const procOf = {
+    upstream: upstream.proc,
+    relay: relay.proc,
+    passthrough: passthrough.proc,
+    undici: undici.proc,
+    sidecar: sidecar.proc,
+    eg: eg?.proc,
+  };
   const base = {
     upstream: `http://127.0.0.1:${upPort}/v1/`,
+    relay: `http://127.0.0.1:${relayPort}/v1/`,
     passthrough: `http://127.0.0.1:${ptPort}/v1/`,
     undici: `http://127.0.0.1:${unPort}/v1/`,
     sidecar: `http://127.0.0.1:${sidecar.port}/api/`,
@@ -184,6 +194,12 @@ export async function proxyScenario(opts, { tmpDir }) {
           cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.passthrough.cpu_us_per_req,
         },
         sidecar_vs_upstream: { p50_added_us: Math.round((t.sidecar.p50 - t.upstream.p50) * 1000) },
+        // Not judged: what one more process in the path costs with no HTTP work, and the sidecar over that.
+        relay_vs_upstream: { p50_added_us: Math.round((t.relay.p50 - t.upstream.p50) * 1000) },
+        sidecar_vs_relay: {
+          p50_added_us: Math.round((t.sidecar.p50 - t.relay.p50) * 1000),
+          cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.relay.cpu_us_per_req,
+        },
         // Not judged: what the sidecar's own checks cost over the same forwarding with none.
         sidecar_vs_undici: {
           rps: round3(t.sidecar.rps / t.undici.rps),
@@ -221,13 +237,12 @@ export async function proxyScenario(opts, { tmpDir }) {
     events[key] = (events[key] ?? 0) + 1;
   }
   for (const [event, count] of Object.entries(events)) problems.push(`sidecar logged ${count} x "${event}" at warn or above`);
-  for (const c of [upstream, passthrough, undici, eg]) if (c) await c.stop(2000);
+  for (const c of [upstream, relay, passthrough, undici, eg]) if (c) await c.stop(2000);
 
-  const roundTrip = opts.connections.includes(1) ? roundTrips() : undefined;
   const checks = proxyChecks(results, leak, !!eg);
   return {
     name: 'proxy',
-    lines: [...tableLines(results, order, opts, memory, leak, eg), ...roundTripLines(roundTrip)],
+    lines: tableLines(results, order, opts, memory, leak, eg),
     checks,
     problems,
     json: {
@@ -236,7 +251,6 @@ export async function proxyScenario(opts, { tmpDir }) {
       leak_check: leak,
       sidecar_log_events: events,
       express_gateway: eg?.version,
-      round_trip_us: roundTrip,
     },
   };
 }
@@ -321,6 +335,9 @@ function tableLines(results, order, opts, memory, leak, eg) {
         ` p50 over upstream alone ${signed(r.sidecar_vs_upstream.p50_added_us)} us` +
         (r.sidecar_vs_eg ? `; req/s x${fmt(r.sidecar_vs_eg.rps, 2)} express-gateway ${eg.version}` : ''),
       `sidecar vs bare undici (not judged): req/s x${fmt(r.sidecar_vs_undici.rps, 2)}, cpu/request ${signed(r.sidecar_vs_undici.cpu_us_per_req_added)} us`,
+      `raw TCP relay, no HTTP work (not judged): p50 over upstream alone ${signed(r.relay_vs_upstream.p50_added_us)} us` +
+        (r.targets.eg ? `, req/s x${fmt(r.targets.relay.rps / r.targets.eg.rps, 2)} express-gateway` : '') +
+        `; sidecar over it: p50 ${signed(r.sidecar_vs_relay.p50_added_us)} us, cpu/request ${signed(r.sidecar_vs_relay.cpu_us_per_req_added)} us`,
     );
   }
   lines.push(
@@ -329,35 +346,6 @@ function tableLines(results, order, opts, memory, leak, eg) {
     `leak check: ${leak.requests} GETs, live heap ${leak.heap_mb_before} -> ${leak.heap_mb_after} MiB (${fmt(leak.bytes_per_request, 1)} B/request)`,
   );
   return lines;
-}
-
-/**
- * The loopback round trip between two processes (bench/round-trip.mjs), as the machine schedules them and,
- * where `taskset` exists, both pinned to CPU 0: a forwarder adds one such round trip at 1 connection, so
- * the first figure bounds what any of them can reach on the c1 p50 target. Not judged.
- * @returns p50/p99 in us per placement; a placement that could not run is left out
- */
-function roundTrips() {
-  const script = path.join(BENCH_DIR, 'round-trip.mjs');
-  const run = (cmd, args) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-    try {
-      return r.status === 0 ? JSON.parse(r.stdout) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  return { scheduled: run(process.execPath, [script]), one_cpu: run('taskset', ['-c', '0', process.execPath, script]) };
-}
-
-function roundTripLines(rt) {
-  if (!rt?.scheduled) return [];
-  const show = (x) => `p50 ${x.p50_us} us, p99 ${x.p99_us} us`;
-  return [
-    `loopback round trip between two processes, 1 byte each way (not judged): ${show(rt.scheduled)} as scheduled` +
-      (rt.one_cpu ? `; ${show(rt.one_cpu)} both on one CPU (taskset -c 0)` : ''),
-    'A forwarder adds one such round trip to every request at 1 connection, before any HTTP work.',
-  ];
 }
 
 /** Each target answers the upstream's bodies; the sidecar refuses a request without a bearer. */
