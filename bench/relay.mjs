@@ -8,9 +8,8 @@ import { serveForBench } from './lib/serve.mjs';
 const upstream = new URL(process.argv[2]);
 const server = net.createServer({ noDelay: true }, (client) => {
   const conn = net.connect({ host: upstream.hostname, port: Number(upstream.port), noDelay: true });
-  client.pipe(conn).on('error', () => client.destroy());
+  client.pipe(conn).on('error', () => client.destroy()); // pipe() returns its destination
   conn.pipe(client).on('error', () => conn.destroy());
-  client.on('error', () => conn.destroy());
   client.on('close', () => conn.destroy());
   conn.on('close', () => client.destroy());
 });
