@@ -205,7 +205,7 @@ export async function proxyScenario(opts, { tmpDir }) {
           rps: round3(t.sidecar.rps / t.undici.rps),
           cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.undici.cpu_us_per_req,
         },
-        ...(eg ? { sidecar_vs_eg: { rps: round3(t.sidecar.rps / t.eg.rps) } } : {}),
+        ...(eg ? { sidecar_vs_eg: { rps: round3(t.sidecar.rps / t.eg.rps) }, relay_vs_eg: { rps: round3(t.relay.rps / t.eg.rps) } } : {}),
         runs,
       });
     }
@@ -336,7 +336,7 @@ function tableLines(results, order, opts, memory, leak, eg) {
         (r.sidecar_vs_eg ? `; req/s x${fmt(r.sidecar_vs_eg.rps, 2)} express-gateway ${eg.version}` : ''),
       `sidecar vs bare undici (not judged): req/s x${fmt(r.sidecar_vs_undici.rps, 2)}, cpu/request ${signed(r.sidecar_vs_undici.cpu_us_per_req_added)} us`,
       `raw TCP relay, no HTTP work (not judged): p50 over upstream alone ${signed(r.relay_vs_upstream.p50_added_us)} us` +
-        (r.targets.eg ? `, req/s x${fmt(r.targets.relay.rps / r.targets.eg.rps, 2)} express-gateway` : '') +
+        (r.relay_vs_eg ? `, req/s x${fmt(r.relay_vs_eg.rps, 2)} express-gateway` : '') +
         `; sidecar over it: p50 ${signed(r.sidecar_vs_relay.p50_added_us)} us, cpu/request ${signed(r.sidecar_vs_relay.cpu_us_per_req_added)} us`,
     );
   }
