@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { children, killChildren, log, targetLines } from './lib/common.mjs';
+import { children, idlePolicy, killChildren, log, targetLines } from './lib/common.mjs';
 import { memoryScenario } from './scenarios/memory.mjs';
 import { proxyScenario } from './scenarios/proxy.mjs';
 import { storesScenario } from './scenarios/stores.mjs';
@@ -98,6 +98,7 @@ const report = {
   bench: 'oauth2-sidecar',
   node: process.version,
   cpus: os.cpus().length,
+  cpuidle: idlePolicy(),
   options: opts,
   scenarios: {},
   checks: [],
@@ -115,7 +116,7 @@ try {
     // Each scenario's table as soon as it is done, so a long run shows results early.
     console.log(
       [
-        `\n=== ${name} (${result.wall_s} s, node ${process.version}, ${report.cpus} cpus)`,
+        `\n=== ${name} (${result.wall_s} s, node ${process.version}, ${report.cpus} cpus${idleText(report.cpuidle)})`,
         ...result.lines,
         '',
         ...targetLines(result.checks),
@@ -146,6 +147,12 @@ console.log(
 console.log(JSON.stringify(report));
 if (opts.strict && failed.length) process.exitCode = 1;
 process.exit();
+
+/** ", cpuidle haltpoll (guest_halt_poll_ns 0)" for a scenario's heading; "" when unknown. */
+function idleText(idle) {
+  if (!idle) return '';
+  return `, cpuidle ${idle.driver}` + (idle.guest_halt_poll_ns === undefined ? '' : ` (guest_halt_poll_ns ${idle.guest_halt_poll_ns})`);
+}
 
 function parseOptions(argv) {
   const raw = {};

@@ -13,7 +13,17 @@ const upstream = http.createServer((req, res) => {
     res.end(JSON.stringify(body, null, 2) + '\n');
   });
 });
-await new Promise((resolve) => upstream.listen(3000, '127.0.0.1', resolve));
+// A taken port is the one likely failure here: say so in a line, not with a stack trace.
+const failure = await new Promise((resolve) => {
+  upstream.once('error', resolve);
+  upstream.listen(3000, '127.0.0.1', () => resolve(undefined));
+});
+if (failure) {
+  console.error(
+    `demo upstream: cannot listen on 127.0.0.1:3000 (${failure.code ?? failure.message}); config.yaml forwards there: free the port and run npm start again`,
+  );
+  process.exit(1);
+}
 console.error('demo upstream listening on http://127.0.0.1:3000');
 
 const running = await main({

@@ -211,6 +211,27 @@ export function machineCpu() {
   }
 }
 
+/**
+ * How this machine's idle CPUs wait (Linux sysfs): the cpuidle driver and, under `haltpoll` (a KVM
+ * guest), how long an idle vCPU polls before it halts (`guest_halt_poll_ns`; 0 = halts at once, so
+ * every wake-up of an idle vCPU is a VM exit). It governs the 1-connection latencies, where every
+ * process idles between requests. Undefined where unreadable.
+ * @returns e.g. { driver: 'haltpoll', guest_halt_poll_ns: 0 }
+ */
+export function idlePolicy() {
+  const read = (file) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const driver = read('/sys/devices/system/cpu/cpuidle/current_driver');
+  if (driver === undefined) return undefined;
+  const poll = read('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  return { driver, ...(driver === 'haltpoll' && poll !== undefined ? { guest_halt_poll_ns: Number(poll) } : {}) };
+}
+
 /** Cores' worth of CPU used by processes other than the bench during a run (noise indicator). */
 export function otherCpu(before, after, seconds) {
   if (!before || !after || Number.isNaN(before.ours) || Number.isNaN(after.ours)) return undefined;
