@@ -2,26 +2,29 @@
  * Prometheus metrics (ARCHITECTURE.md §5), `oauth2_sidecar_` prefix. The only file that imports
  * prom-client. Labels are bounded by the config (collections, RFC error codes), never by requests.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 
 /** The sidecar's metrics and their registry. */
 export class Metrics {
   readonly registry = new Registry();
+  /** protected requests per API collection, counted on the hot path without prom-client (see `CollectionCounts`) */
+  readonly #collections = new Map<string, CollectionCounts>();
   readonly #requests = new Counter({
     name: 'oauth2_sidecar_requests_total',
     help: 'Protected requests answered, by API collection ("" when none matched) and status class.',
     labelNames: ['collection', 'status_class'] as const,
     registers: [this.registry],
+    // Read from the plain counts at scrape time: the totals replace what the last scrape set.
+    collect: () => {
+      this.#requests.reset();
+      for (const [collection, counts] of this.#collections) {
+        for (let i = 0; i < STATUS_CLASSES.length; i++) {
+          const n = counts.byClass[i]!;
+          if (n > 0) this.#requests.inc({ collection, status_class: STATUS_CLASSES[i]! }, n);
+        }
+      }
+    },
   });
-  readonly #upstream = new Histogram({
-    name: 'oauth2_sidecar_upstream_duration_seconds',
-    help: 'Time from forwarding a request to the end of the upstream response, seconds.',
-    labelNames: ['collection'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-  readonly #requestChildren = new Map<string, { inc(): void }>();
-  readonly #upstreamChildren = new Map<string, { observe(v: number): void }>();
   readonly #issued = new Counter({ name: 'oauth2_sidecar_tokens_issued_total', help: 'Access tokens issued.', registers: [this.registry] });
   readonly #denied = new Counter({
     name: 'oauth2_sidecar_tokens_denied_total',
@@ -71,26 +74,26 @@ export class Metrics {
         this.set(activeTokens());
       },
     });
+    this.registry.registerMetric(upstreamHistogram(this.#collections));
     collectDefaultMetrics({ register: this.registry });
     for (const result of ['ok', 'failed']) this.#reloads.inc({ result }, 0);
   }
 
   /**
-   * Counts a protected request.
+   * Counts a protected request: a few array increments, no label hashing (it runs on every request).
    * @param collection the API collection name, "" if none matched
+   * @param status the status sent, 0 if the client left before one was
    * @param upstreamSeconds time spent on the upstream exchange, seconds, if it was forwarded
    */
   requestAnswered(collection: string, status: number, upstreamSeconds?: number): void {
-    const statusClass = status === 0 ? 'none' : `${Math.floor(status / 100)}xx`;
-    // Labelled children are looked up once per (collection, class), not hashed on every request.
-    const key = `${collection}\0${statusClass}`;
-    let counter = this.#requestChildren.get(key);
-    if (!counter) this.#requestChildren.set(key, (counter = this.#requests.labels(collection, statusClass)));
-    counter.inc();
+    let counts = this.#collections.get(collection);
+    if (!counts) this.#collections.set(collection, (counts = new CollectionCounts()));
+    counts.byClass[Math.floor(status / 100)]!++; // 0 -> "none"; Node sends statuses 100-999
     if (upstreamSeconds === undefined) return;
-    let histogram = this.#upstreamChildren.get(collection);
-    if (!histogram) this.#upstreamChildren.set(collection, (histogram = this.#upstream.labels(collection)));
-    histogram.observe(upstreamSeconds);
+    let i = 0;
+    while (i < UPSTREAM_BUCKETS.length && upstreamSeconds > UPSTREAM_BUCKETS[i]!) i++;
+    counts.buckets[i]!++;
+    counts.sum += upstreamSeconds;
   }
 
   /** Counts a token request: issued when `error` is undefined, else denied with that RFC code. */
@@ -128,4 +131,59 @@ export class Metrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** Upper bounds of the upstream-duration buckets, seconds. */
+const UPSTREAM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** `status_class` by hundreds digit of the status: 0 for a client gone before any status. */
+const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx', '6xx', '7xx', '8xx', '9xx'];
+
+/**
+ * One API collection's protected requests in plain numbers. prom-client's labelled `inc()` and
+ * `observe()` validate and hash their labels and look each bucket up by its bound as a string key on
+ * every call: counting through them took about 11,000 instructions per forwarded request (callgrind,
+ * sidecar with and without it), 5% of the sidecar's own.
+ */
+class CollectionCounts {
+  /** requests by the hundreds digit of their status (index 0: none) */
+  readonly byClass = new Float64Array(STATUS_CLASSES.length);
+  /** upstream durations per bucket, not cumulative; the last slot is above the highest bound */
+  readonly buckets = new Float64Array(UPSTREAM_BUCKETS.length + 1);
+  /** sum of the upstream durations, seconds */
+  sum = 0;
+}
+
+/**
+ * `oauth2_sidecar_upstream_duration_seconds`, a Prometheus histogram by API collection, exposed from
+ * the plain counts: the object prom-client's registry reads a metric through (`get()`, which its own
+ * Histogram implements), with the same series, labels and order that Histogram renders.
+ */
+function upstreamHistogram(collections: ReadonlyMap<string, CollectionCounts>): Metric {
+  const name = 'oauth2_sidecar_upstream_duration_seconds';
+  const metric = {
+    name,
+    help: 'Time from forwarding a request to the end of the upstream response, seconds.',
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const [collection, counts] of collections) {
+        const count = counts.buckets.reduce((a, b) => a + b, 0);
+        if (count === 0) continue; // refused requests only: no upstream exchange to report
+        let below = 0;
+        for (let i = 0; i < UPSTREAM_BUCKETS.length; i++) {
+          below += counts.buckets[i]!;
+          values.push({ labels: { le: UPSTREAM_BUCKETS[i]!, collection }, value: below, metricName: `${name}_bucket` });
+        }
+        values.push(
+          { labels: { le: '+Inf', collection }, value: count, metricName: `${name}_bucket` },
+          { labels: { collection }, value: counts.sum, metricName: `${name}_sum` },
+          { labels: { collection }, value: count, metricName: `${name}_count` },
+        );
+      }
+      return { name, help: metric.help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+  // The registry's typings name prom-client's own classes; at run time it calls get() and reads these fields.
+  return metric as unknown as Metric;
 }

@@ -194,6 +194,17 @@ t.test('revokeProfile: tokens of the profile issued up to now end; later ones an
   store.close();
 });
 
+t.test('revokeProfile: a token issued in the second of the revocation is issued in the next one, not born revoked', async (t) => {
+  // Half a second into a second, moving with real time: the store waits out the other half.
+  const since = performance.now();
+  const store = new JwtTokenStore(keys(['k1', 'EC']), { maxCached: 10, now: () => 1_800_000_000_500 + (performance.now() - since) });
+  await store.revokeProfile('b');
+  const issued = await store.issue(grant('b'));
+  t.equal(part(issued.access_token, 1).iat, 1_800_000_001);
+  t.ok(await store.lookup(issued.access_token));
+  store.close();
+});
+
 t.test('the verification cache holds at most max_active tokens', async (t) => {
   const store = new JwtTokenStore(keys(['k1', 'EC']), { maxCached: 2 });
   for (let i = 0; i < 3; i++) t.ok(await store.lookup((await store.issue(grant())).access_token));

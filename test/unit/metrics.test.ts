@@ -38,6 +38,22 @@ t.test('requestAnswered: upstream seconds go into the histogram of the collectio
   t.equal(valueOf(text, 'oauth2_sidecar_upstream_duration_seconds_bucket', { collection: 'orders', le: '0.005' }), 1);
 });
 
+t.test('requestAnswered: an upstream time above the highest bound (30 s) counts in le="+Inf" only', async (t) => {
+  const metrics = new Metrics(() => 0);
+  metrics.requestAnswered('orders', 504, 31);
+  const text = await rendered(metrics);
+  t.equal(valueOf(text, 'oauth2_sidecar_upstream_duration_seconds_bucket', { collection: 'orders', le: '30' }), 0);
+  t.equal(valueOf(text, 'oauth2_sidecar_upstream_duration_seconds_bucket', { collection: 'orders', le: '+Inf' }), 1);
+  t.equal(valueOf(text, 'oauth2_sidecar_upstream_duration_seconds_count', { collection: 'orders' }), 1);
+  t.equal(valueOf(text, 'oauth2_sidecar_upstream_duration_seconds_sum', { collection: 'orders' }), 31);
+});
+
+t.test('requestAnswered: a collection with refused requests only has no upstream_duration series', async (t) => {
+  const metrics = new Metrics(() => 0);
+  metrics.requestAnswered('orders', 401);
+  t.equal(valueOf(await rendered(metrics), 'oauth2_sidecar_upstream_duration_seconds_count', { collection: 'orders' }), undefined);
+});
+
 t.test('tokenAnswered: issued without an error, denied by RFC 6749 §5.2 code', async (t) => {
   const metrics = new Metrics(() => 0);
   metrics.tokenAnswered();
