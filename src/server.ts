@@ -370,7 +370,7 @@ export class Sidecar {
   /** Tracks a response until it is done, for drain(). */
   #track(res: ServerResponse): void {
     this.#responses.add(res);
-    res.once('close', this.#untrack);
+    res.on('close', this.#untrack); // a response closes once (Node guards it): no once() wrapper per request
   }
 
   async #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

@@ -106,7 +106,7 @@ export class Forwarder {
     if (res.destroyed) return exchange.finish({ status: 0, error: 'client_closed', bytes: 0 });
     // The listener shared by every exchange finds its exchange on the response: no closure per request.
     (res as ExchangeHolder)[EXCHANGE] = exchange;
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose); // emitted once per response: no once() wrapper per request
     watched.add(exchange);
     sweeper ??= setInterval(sweep, SWEEP_MS).unref();
     const { pool, servername } = this.#upstream(target.upstream);
