@@ -549,15 +549,14 @@ interface ForwardedExchange {
   /** the client's socket: forwarding may detach it from `req` */
   socket: Socket;
   route: Route;
-  identity: { client_id: string; access_profile: string };
+  identity: Identity;
   /** the request path as received, without the query */
   path: string;
   started: number;
   forwardedAt: number;
 }
 
-type Decision =
-  Refusal | { ok: true; route: Route; identity: { client_id: string; access_profile: string }; headers: Record<string, string> };
+type Decision = Refusal | { ok: true; route: Route; identity: Identity; headers: Record<string, string> };
 const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 function refusal(status: number, message: string): Refusal {
