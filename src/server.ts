@@ -220,6 +220,11 @@ export class Sidecar {
    */
   async drain(delayMs: number, timeoutMs: number): Promise<boolean> {
     this.#draining = true;
+    // Never listened (its port was taken): nothing served, nothing to drain or to log as a shutdown.
+    if (!this.#listening) {
+      this.#release();
+      return true;
+    }
     this.#log.info({ event: 'drain_started', delay_ms: delayMs, timeout_ms: timeoutMs });
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     this.#closing = true; // from now on every response says Connection: close (#onRequest)
@@ -244,12 +249,17 @@ export class Sidecar {
     });
     await Promise.race([closed, deadline]);
     clearTimeout(timer);
-    this.#forwarder.close();
-    this.store.close();
-    this.#counters.close();
+    this.#release();
     this.#log.info({ event: forced ? 'drain_forced' : 'drain_finished' });
     flushLogger(this.#log);
     return !forced;
+  }
+
+  /** Closes the upstream connections, the token store and the policy counters. */
+  #release(): void {
+    this.#forwarder.close();
+    this.store.close();
+    this.#counters.close();
   }
 
   /**

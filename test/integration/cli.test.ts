@@ -117,6 +117,21 @@ t.test('the shipped config.yaml (the quick start) passes check-config', async (t
   t.same(out, ['config.yaml: ok\n']);
 });
 
+t.test('a data-plane port already in use logs no drain: the sidecar never served, so nothing shut down', async (t) => {
+  const net = await import('node:net');
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  const dir = t.testdir({ 'busy.yaml': GOOD.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`) });
+  const { io: cli } = io(['--config', join(dir, 'busy.yaml')]);
+  const logged: string[] = [];
+  cli.log.on('data', (chunk: Buffer) => logged.push(chunk.toString()));
+  t.equal(await main(cli), 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(logged.join('').match(/"event":"[a-z_]+"/g) ?? [], []);
+});
+
 t.test('a data-plane port already in use is reported in one line, exit 1, no stack trace', async (t) => {
   const net = await import('node:net');
   const holder = net.createServer();
