@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { main } from '../../src/main.js';
 import { Sidecar } from '../../src/server.js';
 
@@ -117,14 +117,20 @@ t.test('the shipped config.yaml (the quick start) passes check-config', async (t
   t.same(out, ['config.yaml: ok\n']);
 });
 
-t.test('a data-plane port already in use logs no drain: the sidecar never served, so nothing shut down', async (t) => {
+/** A config whose data-plane port another server holds for the test's duration; @returns its path and port */
+async function busyPortConfig(t: Test): Promise<{ file: string; port: number }> {
   const net = await import('node:net');
   const holder = net.createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   t.teardown(() => holder.close());
   const port = (holder.address() as { port: number }).port;
   const dir = t.testdir({ 'busy.yaml': GOOD.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`) });
-  const { io: cli } = io(['--config', join(dir, 'busy.yaml')]);
+  return { file: join(dir, 'busy.yaml'), port };
+}
+
+t.test('a data-plane port already in use logs no drain: the sidecar never served, so nothing shut down', async (t) => {
+  const { file } = await busyPortConfig(t);
+  const { io: cli } = io(['--config', file]);
   const logged: string[] = [];
   cli.log.on('data', (chunk: Buffer) => logged.push(chunk.toString()));
   t.equal(await main(cli), 1);
@@ -133,13 +139,8 @@ t.test('a data-plane port already in use logs no drain: the sidecar never served
 });
 
 t.test('a data-plane port already in use is reported in one line, exit 1, no stack trace', async (t) => {
-  const net = await import('node:net');
-  const holder = net.createServer();
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => holder.close());
-  const port = (holder.address() as { port: number }).port;
-  const dir = t.testdir({ 'busy.yaml': GOOD.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`) });
-  const { io: cli, stderr } = io(['--config', join(dir, 'busy.yaml')]);
+  const { file, port } = await busyPortConfig(t);
+  const { io: cli, stderr } = io(['--config', file]);
   t.equal(await main(cli), 1);
   t.same(stderr, [`listen 127.0.0.1:${port}: cannot listen: EADDRINUSE`]);
 });
