@@ -213,14 +213,14 @@ export class Sidecar {
    * listener closes, in-flight requests (uploads and streamed downloads too) finish, and keep-alive
    * connections close after their current response, which says `Connection: close` unless its
    * headers had already been sent. Whatever is still open after `timeoutMs` more (a hung request, a
-   * WebSocket) is closed by force.
+   * WebSocket) is closed by force. A sidecar that never listened (its port was taken) only closes its
+   * stores, at once and without drain log events.
    * @param delayMs ms to keep serving normally (config `shutdown_delay_ms`)
    * @param timeoutMs ms allowed for in-flight requests (config `shutdown_timeout_ms`)
    * @returns true if everything finished in time, false if connections had to be cut
    */
   async drain(delayMs: number, timeoutMs: number): Promise<boolean> {
     this.#draining = true;
-    // Never listened (its port was taken): nothing served, nothing to drain or to log as a shutdown.
     if (!this.#listening) {
       this.#release();
       return true;
