@@ -219,7 +219,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | undefined = undefined;
   /** undici's resume of a paused upstream body (backpressure from the client) */
   #resume: (() => void) | undefined = undefined;
-  #draining = false;
+  /** the 'drain' listener is on the response */
+  #listening = false;
+  /** the last write went over the response's high-water mark and its 'drain' has not come yet */
+  #congested = false;
+  /** the upstream body is paused until that 'drain' */
+  #paused = false;
   /** the upstream's answer is wholly relayed (or needs no more bytes): a late undici error is no failure */
   #answered = false;
   /** for the idle sweep: a count of upstream events, its value when last seen, and since when (ms) */
@@ -275,19 +280,35 @@ class Exchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /**
+   * Backpressure, one chunk late: Node's `write()` says false for any chunk over the response's
+   * high-water mark (16 KiB), even one the socket then takes whole when the write is flushed at the
+   * next tick. Pausing on that paused and resumed undici on every large answer (an empty body
+   * callback, an empty write and two epoll_ctl calls each time). So a refused write only marks the
+   * response congested; the upstream body pauses when the next chunk arrives before its 'drain'.
+   * A slow client holds at most the high-water mark and two chunks (socket reads of up to 64 KiB).
+   */
   onData(chunk: Buffer): boolean {
     this.progress++;
     this.bytes += chunk.length;
-    if (this.res.write(chunk)) return true;
-    // Backpressure: undici pauses the upstream body until the client has drained what it was sent.
-    if (!this.#draining) {
-      this.#draining = true;
-      this.res.on('drain', onDrain);
+    const congested = this.#congested;
+    if (!this.res.write(chunk)) {
+      this.#congested = true;
+      if (!this.#listening) {
+        this.#listening = true;
+        this.res.on('drain', onDrain);
+      }
     }
+    if (!congested) return true;
+    this.#paused = true;
     return false;
   }
 
-  resume(): void {
+  /** The client's socket has taken what it was sent: resume the upstream body if it was paused. */
+  drained(): void {
+    this.#congested = false;
+    if (!this.#paused) return;
+    this.#paused = false;
     this.#resume?.();
   }
 
@@ -374,7 +395,7 @@ function relayInformational(res: ServerResponse, statusCode: number, lines: stri
 }
 
 function onDrain(this: ServerResponse): void {
-  (this as ExchangeHolder)[EXCHANGE]!.resume();
+  (this as ExchangeHolder)[EXCHANGE]!.drained();
 }
 
 /**

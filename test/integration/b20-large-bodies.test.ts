@@ -135,6 +135,40 @@ t.test('B20 RFC 9110 §7.6: the body is streamed: the upstream has the first byt
   t.same(answer, { status: 200, body: expected });
 });
 
+t.test('B20 RFC 9110 §7.6: a client that stops reading a large answer stops the upstream, and reading again resumes it', async (t) => {
+  const SIZE = 1024 * MiB; // never sent whole: the test ends once the upstream is writing again
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let written = 0; // bytes the upstream's socket has accepted
+  const upstream = await startUpstream(
+    (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(SIZE) });
+      const pump = (): void => {
+        while (written < SIZE && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    },
+    { streaming: true },
+  );
+  const { sc, tokenA } = await startStack(t, { upstream });
+  const conn = await connect(sc.port);
+  t.teardown(() => conn.socket.destroy());
+  conn.socket.pause(); // reads nothing: the socket buffers between the three fill, then the sidecar's
+  conn.socket.write(`GET /orders/big HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer ${tokenA}\r\n\r\n`);
+  let last = -1;
+  const stalled = await eventually(async () => {
+    const before = written;
+    await sleep(300);
+    last = written;
+    return before > 0 && written === before;
+  }, 20_000);
+  t.ok(stalled && last < 64 * MiB, `the upstream stopped after ${Math.round(last / MiB)} MiB (kernel socket buffers and the sidecar's)`);
+  conn.socket.resume();
+  t.ok(await eventually(() => written > last + 64 * MiB, 20_000), 'once the client reads, the upstream writes again');
+});
+
 t.test('B20(d) RFC 9110 §15.5.9: a slow upload that keeps making progress for 4 s (timeout_ms 1 s) is not cut', async (t) => {
   const { upstream, seen } = await hashingUpstream();
   const config = (url: string) => testConfig(url, { collections: fixtureCollections(url, 1000) });
