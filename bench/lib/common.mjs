@@ -197,6 +197,34 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * What a process costs while it serves nothing, over `seconds`: CPU ms per second of all its threads
+ * (/proc/<pid>/task/<tid>/schedstat, in ns: exact, where /proc/<pid>/stat counts 10 ms ticks) and
+ * wake-ups per second of its main thread (context switches: each is a sleep ended by a timer or I/O).
+ * NaN where /proc has no schedstat.
+ */
+export async function idleCost(pid, seconds) {
+  const read = () => {
+    try {
+      let ns = 0;
+      for (const tid of readdirSync(`/proc/${pid}/task`))
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const switches = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      return { ns, switches };
+    } catch {
+      return { ns: NaN, switches: NaN };
+    }
+  };
+  const before = read();
+  await sleep(seconds * 1000);
+  const after = read();
+  return {
+    cpu_ms_per_s: round3((after.ns - before.ns) / 1e6 / seconds),
+    wakeups_per_s: Math.round((after.switches - before.switches) / seconds),
+  };
+}
+
 /** Busy CPU seconds of the whole machine (/proc/stat), and of this process and its children. */
 export function machineCpu() {
   try {

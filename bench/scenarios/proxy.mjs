@@ -10,6 +10,7 @@ import {
   check,
   cpuSeconds,
   fmt,
+  idleCost,
   load,
   log,
   machineCpu,
@@ -19,6 +20,7 @@ import {
   round3,
   median,
   sidecarMemory,
+  sleep,
   startChild,
   startSidecar,
   startUpstream,
@@ -42,6 +44,9 @@ const LABEL = {
   eg: 'express-gateway (oauth2)',
 };
 const PATHS = { small: 'items?id=1', '64k': 'big' };
+/** seconds of the idle reading, after IDLE_SETTLE_S with no load */
+const IDLE_S = 5;
+const IDLE_SETTLE_S = 10;
 /** "+12" or "-3": an added cost in us that may be a saving */
 const signed = (x) => (x >= 0 ? '+' : '') + fmt(x, 0);
 
@@ -224,6 +229,12 @@ export async function proxyScenario(opts, { tmpDir }) {
     heap_mb_after: heapAfter.heap_mb,
     bytes_per_request: round3(((heapAfter.heap_mb - heapBefore.heap_mb) * 1024 * 1024) / leakRun.requests.total),
   };
+
+  // Idle: what the sidecar and, beside it, the bare node:http upstream cost while nothing is sent,
+  // read once V8's memory reducer has run its GC after the load (it starts some seconds after).
+  await sleep(IDLE_SETTLE_S * 1000);
+  const [idleSidecar, idleUpstream] = await Promise.all([idleCost(sidecar.proc.pid, IDLE_S), idleCost(upstream.proc.pid, IDLE_S)]);
+  const idle = { seconds: IDLE_S, sidecar: idleSidecar, upstream: idleUpstream };
   if (leakRun.non2xx || leakRun.errors) problems.push(`leak-check GET run: non2xx ${leakRun.non2xx}, errors ${leakRun.errors}`);
 
   const status = await sidecar.stop();
@@ -242,12 +253,13 @@ export async function proxyScenario(opts, { tmpDir }) {
   const checks = proxyChecks(results, leak, !!eg);
   return {
     name: 'proxy',
-    lines: tableLines(results, order, opts, memory, leak, eg),
+    lines: tableLines(results, order, opts, memory, leak, eg, idle),
     checks,
     problems,
     json: {
       results,
       sidecar_memory_mb: memory,
+      idle,
       leak_check: leak,
       sidecar_log_events: events,
       express_gateway: eg?.version,
@@ -315,7 +327,7 @@ function proxyChecks(results, leak, withEg) {
   return checks;
 }
 
-function tableLines(results, order, opts, memory, leak, eg) {
+function tableLines(results, order, opts, memory, leak, eg, idle) {
   const lines = [];
   for (const r of results) {
     lines.push('', `${r.size} responses, ${r.connections} connection(s), ${opts.duration} s runs, median of quiet runs`);
@@ -344,6 +356,8 @@ function tableLines(results, order, opts, memory, leak, eg) {
     '',
     `sidecar memory MiB (rss/live heap): ${memory.map((s) => `${s.at} ${s.rss_mb}/${s.heap_mb}`).join(', ')}`,
     `leak check: ${leak.requests} GETs, live heap ${leak.heap_mb_before} -> ${leak.heap_mb_after} MiB (${fmt(leak.bytes_per_request, 1)} B/request)`,
+    `idle, ${idle.seconds} s with no load (not judged): sidecar ${fmt(idle.sidecar.cpu_ms_per_s, 2)} ms CPU/s, ${idle.sidecar.wakeups_per_s} wake-ups/s;` +
+      ` bare node:http upstream ${fmt(idle.upstream.cpu_ms_per_s, 2)} ms CPU/s, ${idle.upstream.wakeups_per_s} wake-ups/s`,
   );
   return lines;
 }

@@ -4,6 +4,12 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 
+/**
+ * How often the event-loop delay behind `nodejs_eventloop_lag_p50_seconds` and its siblings is
+ * sampled, ms: ten samples a second, 150 per 15 s scrape.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** The sidecar's metrics and their registry. */
 export class Metrics {
   readonly registry = new Registry();
@@ -75,7 +81,9 @@ export class Metrics {
       },
     });
     this.registry.registerMetric(upstreamHistogram(this.#collections));
-    collectDefaultMetrics({ register: this.registry });
+    // prom-client samples event-loop delay with a timer every 10 ms by default: 100 wake-ups a second
+    // in an idle sidecar (8.5 ms of CPU a second measured, against 3 at 100 ms). Every pod pays that.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     for (const result of ['ok', 'failed']) this.#reloads.inc({ result }, 0);
   }
 
