@@ -229,13 +229,13 @@ export async function proxyScenario(opts, { tmpDir }) {
     heap_mb_after: heapAfter.heap_mb,
     bytes_per_request: round3(((heapAfter.heap_mb - heapBefore.heap_mb) * 1024 * 1024) / leakRun.requests.total),
   };
+  if (leakRun.non2xx || leakRun.errors) problems.push(`leak-check GET run: non2xx ${leakRun.non2xx}, errors ${leakRun.errors}`);
 
   // Idle: what the sidecar and, beside it, the bare node:http upstream cost while nothing is sent,
   // read once V8's memory reducer has run its GC after the load (it starts some seconds after).
   await sleep(IDLE_SETTLE_S * 1000);
   const [idleSidecar, idleUpstream] = await Promise.all([idleCost(sidecar.proc.pid, IDLE_S), idleCost(upstream.proc.pid, IDLE_S)]);
   const idle = { seconds: IDLE_S, sidecar: idleSidecar, upstream: idleUpstream };
-  if (leakRun.non2xx || leakRun.errors) problems.push(`leak-check GET run: non2xx ${leakRun.non2xx}, errors ${leakRun.errors}`);
 
   const status = await sidecar.stop();
   if (sidecar.killed) problems.push('sidecar did not exit within 15 s of SIGTERM');

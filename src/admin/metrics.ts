@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'pr
  * How often the event-loop delay behind `nodejs_eventloop_lag_p50_seconds` and its siblings is
  * sampled, ms: ten samples a second, 150 per 15 s scrape.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** The sidecar's metrics and their registry. */
 export class Metrics {

@@ -223,8 +223,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   #listening = false;
   /** the last write went over the response's high-water mark and its 'drain' has not come yet */
   #congested = false;
-  /** the upstream body is paused until that 'drain' */
-  #paused = false;
   /** the upstream's answer is wholly relayed (or needs no more bytes): a late undici error is no failure */
   #answered = false;
   /** for the idle sweep: a count of upstream events, its value when last seen, and since when (ms) */
@@ -299,16 +297,12 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.res.on('drain', onDrain);
       }
     }
-    if (!congested) return true;
-    this.#paused = true;
-    return false;
+    return !congested; // false: undici pauses the upstream body until `drained()`
   }
 
-  /** The client's socket has taken what it was sent: resume the upstream body if it was paused. */
+  /** The client's socket has taken what it was sent: undici resumes the upstream body if it paused it (else a no-op). */
   drained(): void {
     this.#congested = false;
-    if (!this.#paused) return;
-    this.#paused = false;
     this.#resume?.();
   }
 
