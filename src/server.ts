@@ -361,7 +361,8 @@ export class Sidecar {
    * verifier, the store, and the failure throttle and `allowed_ips` address of this request.
    * One object literal with every field, never a spread copy with fields added: V8 missed its
    * inline caches on such a copy at every request (node --log-ic: 9 misses per token request).
-   * @param issuer the token endpoint's JWT `iss`; @param onAnswered the token endpoint's metric
+   * @param issuer the token endpoint's JWT `iss` (undefined for opaque tokens and the other endpoints)
+   * @param onAnswered the token endpoint's metric (undefined for the other endpoints)
    */
   #clientContext(req: IncomingMessage, state: State, issuer: string | undefined, onAnswered: ((error?: string) => void) | undefined) {
     return {
