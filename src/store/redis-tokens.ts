@@ -88,7 +88,17 @@ export class RedisTokenStore implements TokenStore {
     }
     const found = (await this.#redis.script(LOOKUP, [this.#prefix + 't:' + key], [this.#prefix + 'g:'])) as [string, number] | null;
     if (!found) return undefined;
-    const record: TokenRecord = { ...(JSON.parse(found[0]) as Omit<TokenRecord, 'expiresAt'>), expiresAt: now + found[1] };
+    const stored = JSON.parse(found[0]) as Omit<TokenRecord, 'expiresAt'>;
+    // Field by field, in the memory store's order: a spread copy with a field added made V8 miss its
+    // inline caches on every read of the record (node --log-ic: 3 misses per bearer request).
+    const record: TokenRecord = {
+      profile: stored.profile,
+      client_id: stored.client_id,
+      scope: stored.scope,
+      expiresAt: now + found[1],
+      issuedAt: stored.issuedAt,
+      lifetime: stored.lifetime,
+    };
     if (this.#cacheTtlMs > 0) {
       if (this.#cache.size >= this.#maxCached) this.#cache.delete(this.#cache.keys().next().value!);
       this.#cache.set(key, { record, until: now + this.#cacheTtlMs });
