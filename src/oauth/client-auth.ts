@@ -46,7 +46,9 @@ export interface ClientGuard {
   now: () => number;
 }
 
-const digest = (secret: string): Buffer => hash('sha256', secret, 'buffer') as unknown as Buffer; // one-shot: no Hash object
+// One-shot, as a 'binary' (latin1) string copied into a Buffer: a Buffer that hash() makes itself is a
+// native object per call (digest and timingSafeEqual: 1.14 us here, against 0.72 with the copy).
+const digest = (secret: string): Buffer => Buffer.from(hash('sha256', secret, 'binary'), 'latin1');
 // Compared against when the client_id is unknown, so unknown ids cost what wrong secrets cost (B08).
 const DUMMY_DIGEST = digest('no client has this secret');
 
