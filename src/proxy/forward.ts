@@ -51,11 +51,15 @@ export interface ForwardOutcome {
 }
 
 /**
- * Idle connections to an upstream are closed after this long (ms), or sooner when the upstream's
- * `Keep-Alive: timeout=N` asks for it (less a 2 s margin): under Node's default 5 s keep-alive, so a
- * reused connection never races the upstream's close.
+ * Idle connections to an upstream are closed after this long (ms) when the upstream announces no
+ * keep-alive time: under Node's default 5 s keep-alive, so a reused connection never races the
+ * upstream's close. An upstream that announces `Keep-Alive: timeout=N` (RFC 9112 §9.3) has its
+ * connections kept N s less a 2 s margin (undici's threshold), up to `UPSTREAM_IDLE_MAX_MS`.
  */
 export const UPSTREAM_IDLE_MS = 4000;
+
+/** The longest an idle upstream connection is kept, ms, whatever keep-alive time the upstream announces. */
+export const UPSTREAM_IDLE_MAX_MS = 60_000;
 
 // B25: http-proxy joins target and request paths with a join that collapses "//" and turns
 // "http:/" into "http://". We hand it the exact path (toProxy, prependPath false), so the join
@@ -159,7 +163,7 @@ export class Forwarder {
       if (!pool) {
         pool = new Pool(origin, {
           keepAliveTimeout: UPSTREAM_IDLE_MS,
-          keepAliveMaxTimeout: UPSTREAM_IDLE_MS,
+          keepAliveMaxTimeout: UPSTREAM_IDLE_MAX_MS,
           // timeout_ms is enforced by the idle sweep below, which sees uploads and slow clients too
           headersTimeout: 0,
           bodyTimeout: 0,

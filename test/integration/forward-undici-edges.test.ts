@@ -685,3 +685,43 @@ t.test('RFC 9110 §5.5: a request field value with obs-text bytes reaches the up
     'same bytes',
   );
 });
+
+// ---------------------------------------------------------------------------------------------
+// Idle upstream connections (RFC 9112 §9.3)
+// ---------------------------------------------------------------------------------------------
+
+/** A raw upstream answering every request "ok" with `extra` head lines; counts its connections. */
+async function countingUpstream(extra: string): Promise<{ upstream: Upstream; connections: () => number }> {
+  let connections = 0;
+  const upstream = await startRawUpstream((socket: Socket) => {
+    connections++;
+    let pending = '';
+    socket.on('data', (c: Buffer) => {
+      pending += c.toString('latin1');
+      let i: number;
+      while ((i = pending.indexOf('\r\n\r\n')) !== -1) {
+        pending = pending.slice(i + 4);
+        socket.write(`HTTP/1.1 200 OK\r\n${extra}Content-Length: 2\r\n\r\nok`);
+      }
+    });
+  });
+  return { upstream, connections: () => connections };
+}
+
+t.test('RFC 9112 §9.3: an upstream that announces Keep-Alive: timeout=10 keeps its connection through 5 s idle', async (t) => {
+  const { upstream, connections } = await countingUpstream('Keep-Alive: timeout=10\r\n');
+  const { sc, tokenB } = await startStack(t, { upstream });
+  t.equal((await send(sc.port, get(tokenB))).status, 200);
+  await sleep(5000);
+  t.equal((await send(sc.port, get(tokenB))).status, 200);
+  t.equal(connections(), 1, 'the second request reused the idle connection (10 s less the 2 s margin)');
+});
+
+t.test('RFC 9112 §9.3: an upstream that announces no keep-alive time has its idle connection closed after 4 s', async (t) => {
+  const { upstream, connections } = await countingUpstream('');
+  const { sc, tokenB } = await startStack(t, { upstream });
+  t.equal((await send(sc.port, get(tokenB))).status, 200);
+  await sleep(5000);
+  t.equal((await send(sc.port, get(tokenB))).status, 200);
+  t.equal(connections(), 2, 'the second request opened a new connection');
+});
