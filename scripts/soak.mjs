@@ -253,8 +253,9 @@ async function soak() {
   await Promise.all(inflight);
   const atEnd = await sample('end of load (GC)', true);
   agent.destroy();
-  // The sidecar closes client sockets on our FIN and its idle upstream sockets after 4 s.
-  const settleUntil = Date.now() + 20_000;
+  // The sidecar closes client sockets on our FIN, and its idle upstream sockets 2 s before the keep-alive
+  // time the upstream announces (bench/upstream.mjs: 60 s), so after 58 s at most.
+  const settleUntil = Date.now() + 75_000;
   while (socketCount(pid) > before.sockets && Date.now() < settleUntil) await sleep(250);
   const after = await sample('after load');
   const gcd = await probe(sidecar, 'gc');
