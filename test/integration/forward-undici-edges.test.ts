@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect, request } from '../helpers/client.js';
 import { fixtureCollections, testConfig } from '../helpers/config.js';
 import { bearer, HOST, send } from '../helpers/hostile.js';
@@ -690,8 +690,11 @@ t.test('RFC 9110 §5.5: a request field value with obs-text bytes reaches the up
 // Idle upstream connections (RFC 9112 §9.3)
 // ---------------------------------------------------------------------------------------------
 
-/** A raw upstream answering every request "ok" with `extra` head lines; counts its connections. */
-async function countingUpstream(extra: string): Promise<{ upstream: Upstream; connections: () => number }> {
+/**
+ * Two GETs 5 s apart through the sidecar to a raw upstream that answers "ok" with `extra` head lines.
+ * @returns the connections the upstream accepted
+ */
+async function connectionsForTwoGets5sApart(t: Test, extra: string): Promise<number> {
   let connections = 0;
   const upstream = await startRawUpstream((socket: Socket) => {
     connections++;
@@ -705,23 +708,19 @@ async function countingUpstream(extra: string): Promise<{ upstream: Upstream; co
       }
     });
   });
-  return { upstream, connections: () => connections };
+  const { sc, tokenB } = await startStack(t, { upstream });
+  t.equal((await send(sc.port, get(tokenB))).status, 200);
+  await sleep(5000);
+  t.equal((await send(sc.port, get(tokenB))).status, 200);
+  return connections;
 }
 
 t.test('RFC 9112 §9.3: an upstream that announces Keep-Alive: timeout=10 keeps its connection through 5 s idle', async (t) => {
-  const { upstream, connections } = await countingUpstream('Keep-Alive: timeout=10\r\n');
-  const { sc, tokenB } = await startStack(t, { upstream });
-  t.equal((await send(sc.port, get(tokenB))).status, 200);
-  await sleep(5000);
-  t.equal((await send(sc.port, get(tokenB))).status, 200);
-  t.equal(connections(), 1, 'the second request reused the idle connection (10 s less the 2 s margin)');
+  const connections = await connectionsForTwoGets5sApart(t, 'Keep-Alive: timeout=10\r\n');
+  t.equal(connections, 1, 'the second request reused the idle connection (10 s less the 2 s margin)');
 });
 
 t.test('RFC 9112 §9.3: an upstream that announces no keep-alive time has its idle connection closed after 4 s', async (t) => {
-  const { upstream, connections } = await countingUpstream('');
-  const { sc, tokenB } = await startStack(t, { upstream });
-  t.equal((await send(sc.port, get(tokenB))).status, 200);
-  await sleep(5000);
-  t.equal((await send(sc.port, get(tokenB))).status, 200);
-  t.equal(connections(), 2, 'the second request opened a new connection');
+  const connections = await connectionsForTwoGets5sApart(t, '');
+  t.equal(connections, 2, 'the second request opened a new connection');
 });
