@@ -54,9 +54,13 @@ export interface ForwardOutcome {
  * Idle connections to an upstream are closed after this long (ms) when the upstream announces no
  * keep-alive time: under Node's default 5 s keep-alive, so a reused connection never races the
  * upstream's close. An upstream that announces `Keep-Alive: timeout=N` (RFC 9112 §9.3) has its
- * connections kept N s less a 2 s margin (undici's threshold), up to `UPSTREAM_IDLE_MAX_MS`.
+ * connections kept N s less `UPSTREAM_IDLE_MARGIN_MS`, up to `UPSTREAM_IDLE_MAX_MS`; an announced
+ * time within the margin closes the connection after the answer.
  */
 export const UPSTREAM_IDLE_MS = 4000;
+
+/** How much sooner than the upstream's announced keep-alive time an idle connection is closed, ms. */
+export const UPSTREAM_IDLE_MARGIN_MS = 2000;
 
 /** The longest an idle upstream connection is kept, ms, whatever keep-alive time the upstream announces. */
 export const UPSTREAM_IDLE_MAX_MS = 60_000;
@@ -164,6 +168,7 @@ export class Forwarder {
         pool = new Pool(origin, {
           keepAliveTimeout: UPSTREAM_IDLE_MS,
           keepAliveMaxTimeout: UPSTREAM_IDLE_MAX_MS,
+          keepAliveTimeoutThreshold: UPSTREAM_IDLE_MARGIN_MS, // undici's default too; set here because README and tests state it
           // timeout_ms is enforced by the idle sweep below, which sees uploads and slow clients too
           headersTimeout: 0,
           bodyTimeout: 0,
