@@ -104,13 +104,28 @@ export async function startUpstream(port = 0) {
 }
 
 /**
+ * The Node flags the image's CMD runs the sidecar with (Dockerfile): the bench and the soak measure what
+ * ships. `--initial-old-space-size=64` keeps V8 from a full mark-compact every few hundred ms under
+ * 64 KiB responses (README, "Operating in Kubernetes").
+ */
+export const SIDECAR_NODE_FLAGS = ['--initial-old-space-size=64'];
+
+/**
  * The built sidecar (`node dist/main.js`) on `configText`, with bench/sidecar-preload.cjs preloaded
  * (memory and event-loop probes on stdin, exit when our stdin pipe closes). Its port comes from its
  * `listening` line, printed at every log level; with `withAdmin` (the config sets admin_listen), the
  * admin port from its `admin_listening` line.
  */
 export async function startSidecar(name, configPath, env = {}, withAdmin = false) {
-  const args = ['--expose-gc', '-r', path.join(BENCH_DIR, 'sidecar-preload.cjs'), path.join(ROOT, 'dist/main.js'), '--config', configPath];
+  const args = [
+    '--expose-gc',
+    ...SIDECAR_NODE_FLAGS,
+    '-r',
+    path.join(BENCH_DIR, 'sidecar-preload.cjs'),
+    path.join(ROOT, 'dist/main.js'),
+    '--config',
+    configPath,
+  ];
   const child = startChild(name, args, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env });
   child.keep = (e) => e.level !== 'info' || e.event === 'listening' || e.event === 'admin_listening';
   child.port = (await child.waitForLine((e) => e.event === 'listening', 15_000)).port;
