@@ -28,6 +28,4 @@ USER 1000:1000
 # data plane (listen), admin listener (admin_listen: /healthz, /readyz, /metrics)
 EXPOSE 8080 9901
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful drain).
-# A floor of 64 MB under V8's old-generation limit: with its default limit a sidecar of about 20 MB of
-# live heap ran a full mark-compact every 150-250 ms under 64 KiB responses (README, "Operating").
-CMD ["node", "--initial-old-space-size=64", "dist/main.js"]
+CMD ["node", "dist/main.js"]

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { children, idlePolicy, killChildren, log, targetLines } from './lib/common.mjs';
+import { children, idlePolicy, killChildren, log, SIDECAR_NODE_FLAGS, targetLines } from './lib/common.mjs';
 import { memoryScenario } from './scenarios/memory.mjs';
 import { proxyScenario } from './scenarios/proxy.mjs';
 import { storesScenario } from './scenarios/stores.mjs';
@@ -97,6 +97,7 @@ const started = Date.now();
 const report = {
   bench: 'oauth2-sidecar',
   node: process.version,
+  sidecar_node_flags: SIDECAR_NODE_FLAGS,
   cpus: os.cpus().length,
   cpuidle: idlePolicy(),
   options: opts,
@@ -116,7 +117,7 @@ try {
     // Each scenario's table as soon as it is done, so a long run shows results early.
     console.log(
       [
-        `\n=== ${name} (${result.wall_s} s, node ${process.version}, ${report.cpus} cpus${idleText(report.cpuidle)})`,
+        `\n=== ${name} (${result.wall_s} s, node ${process.version} ${SIDECAR_NODE_FLAGS.join(' ')}, ${report.cpus} cpus${idleText(report.cpuidle)})`,
         ...result.lines,
         '',
         ...targetLines(result.checks),
