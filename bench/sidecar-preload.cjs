@@ -10,9 +10,18 @@
 //   never before a measured run.
 //   "loop-start" / "loop-stop": event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)
 //   between the two, p50/p99/max in ms, and this process's CPU seconds (process.cpuUsage).
+//   "gcs": how many full (mark-compact) and young-generation collections V8 has run since start.
 const readline = require('node:readline');
-const { monitorEventLoopDelay } = require('node:perf_hooks');
+const { monitorEventLoopDelay, PerformanceObserver, constants } = require('node:perf_hooks');
 const v8 = require('node:v8');
+
+const gcs = { full: 0, young: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (entry.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcs.full++;
+    else if (entry.detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.young++;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 let cpuAtStart;
@@ -22,6 +31,7 @@ const answer = (line, extra) => process.stderr.write(JSON.stringify({ bench_prob
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'gc' && typeof globalThis.gc === 'function') globalThis.gc();
   if (line === 'gc' || line === 'mem') answer(line, { mem: process.memoryUsage(), spaces: spaceSizes() });
+  else if (line === 'gcs') answer(line, { ...gcs });
   else if (line === 'loop-start') {
     delay.reset();
     delay.enable();

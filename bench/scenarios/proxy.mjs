@@ -17,6 +17,7 @@ import {
   otherCpu,
   pct,
   percentile,
+  probe,
   round3,
   median,
   sidecarMemory,
@@ -151,11 +152,18 @@ export async function proxyScenario(opts, { tmpDir }) {
           const pid = procOf[name].pid;
           const spec = await job(name, size);
           const conns = await upstreamConnections();
+          const gcsBefore = name === 'sidecar' ? await probe(sidecar, 'gcs') : undefined;
           const before = { server: cpuSeconds(pid), machine: machineCpu() };
           const r = await load(spec, connections, opts.duration);
           const s = summarise(r, cpuSeconds(pid) - before.server, otherCpu(before.machine, machineCpu(), r.duration));
           s.round = round + 1;
           s.upstream_connections_opened = (await upstreamConnections()) - conns;
+          if (gcsBefore) {
+            // V8's collections during the run: a full one every few hundred ms marks the whole live heap each time (README, design notes).
+            const gcsAfter = await probe(sidecar, 'gcs');
+            s.full_gcs = gcsAfter.full - gcsBefore.full;
+            s.young_gcs = gcsAfter.young - gcsBefore.young;
+          }
           // A proxy that reuses its upstream sockets opens at most one per client connection per run.
           if (name !== 'upstream' && s.upstream_connections_opened > 2 * connections) {
             problems.push(
@@ -169,6 +177,7 @@ export async function proxyScenario(opts, { tmpDir }) {
             `  round ${round + 1} ${name.padEnd(11)} ${fmt(s.rps, 0).padStart(7)} req/s  p50 ${fmt(s.p50, 3)} ms  p99 ${fmt(s.p99, 2)} ms` +
               `  server cpu ${pct(s.cpu)} ${fmt(s.cpu_us_per_req, 0)} us/req  other procs ${pct(s.other_cpu)}${s.other_cpu > NOISE_LIMIT ? ' (noisy)' : ''}` +
               `  upstream conns +${s.upstream_connections_opened}` +
+              (s.full_gcs === undefined ? '' : `  GCs full ${s.full_gcs} young ${s.young_gcs}`) +
               (failed ? `  non2xx ${s.non2xx} errors ${s.errors} timeouts ${s.timeouts}` : ''),
           );
           if (failed) {
