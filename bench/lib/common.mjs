@@ -106,7 +106,8 @@ export async function startUpstream(port = 0) {
 /**
  * The Node flags the bench and the soak run the sidecar with, as README advises for Node 20:
  * `--initial-old-space-size=64` keeps Node 20's V8 from a full mark-compact every few hundred ms under
- * 64 KiB responses (README, design notes). Printed in each scenario's heading.
+ * 64 KiB responses (README, design notes). The proxy scenario gives the other forwarders the same
+ * flags. Printed in each scenario's heading.
  */
 export const SIDECAR_NODE_FLAGS = ['--initial-old-space-size=64'];
 

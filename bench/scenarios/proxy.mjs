@@ -20,6 +20,7 @@ import {
   probe,
   round3,
   median,
+  SIDECAR_NODE_FLAGS,
   sidecarMemory,
   sleep,
   startChild,
@@ -60,11 +61,20 @@ export async function proxyScenario(opts, { tmpDir }) {
   const problems = [];
   const upstream = await startUpstream();
   const upPort = upstream.port;
-  const relay = startChild('relay', [path.join(BENCH_DIR, 'relay.mjs'), `http://127.0.0.1:${upPort}`]);
+  // Every forwarder runs with the sidecar's Node flags, so each comparison is like for like.
+  const relay = startChild('relay', [...SIDECAR_NODE_FLAGS, path.join(BENCH_DIR, 'relay.mjs'), `http://127.0.0.1:${upPort}`]);
   const relayPort = (await relay.waitForLine((e) => e.event === 'listening', 10_000)).port;
-  const passthrough = startChild('passthrough', [path.join(BENCH_DIR, 'passthrough.mjs'), `http://127.0.0.1:${upPort}`]);
+  const passthrough = startChild('passthrough', [
+    ...SIDECAR_NODE_FLAGS,
+    path.join(BENCH_DIR, 'passthrough.mjs'),
+    `http://127.0.0.1:${upPort}`,
+  ]);
   const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
-  const undici = startChild('undici', [path.join(BENCH_DIR, 'passthrough-undici.mjs'), `http://127.0.0.1:${upPort}`]);
+  const undici = startChild('undici', [
+    ...SIDECAR_NODE_FLAGS,
+    path.join(BENCH_DIR, 'passthrough-undici.mjs'),
+    `http://127.0.0.1:${upPort}`,
+  ]);
   const unPort = (await undici.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const configPath = path.join(tmpDir, 'proxy.yaml');
   writeFileSync(
@@ -76,7 +86,12 @@ export async function proxyScenario(opts, { tmpDir }) {
   const auth = basic('bench-client', 'bench-secret');
   let eg;
   if (opts.egDir) {
-    eg = startChild('express-gateway', [path.join(BENCH_DIR, 'eg-gateway.cjs'), opts.egDir, `http://127.0.0.1:${upPort}/v1`]);
+    eg = startChild('express-gateway', [
+      ...SIDECAR_NODE_FLAGS,
+      path.join(BENCH_DIR, 'eg-gateway.cjs'),
+      opts.egDir,
+      `http://127.0.0.1:${upPort}/v1`,
+    ]);
     const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
     Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
   }
