@@ -62,19 +62,12 @@ export async function proxyScenario(opts, { tmpDir }) {
   const upstream = await startUpstream();
   const upPort = upstream.port;
   // Every forwarder runs with the sidecar's Node flags, so each comparison is like for like.
-  const relay = startChild('relay', [...SIDECAR_NODE_FLAGS, path.join(BENCH_DIR, 'relay.mjs'), `http://127.0.0.1:${upPort}`]);
+  const forwarder = (name, script, ...args) => startChild(name, [...SIDECAR_NODE_FLAGS, path.join(BENCH_DIR, script), ...args]);
+  const relay = forwarder('relay', 'relay.mjs', `http://127.0.0.1:${upPort}`);
   const relayPort = (await relay.waitForLine((e) => e.event === 'listening', 10_000)).port;
-  const passthrough = startChild('passthrough', [
-    ...SIDECAR_NODE_FLAGS,
-    path.join(BENCH_DIR, 'passthrough.mjs'),
-    `http://127.0.0.1:${upPort}`,
-  ]);
+  const passthrough = forwarder('passthrough', 'passthrough.mjs', `http://127.0.0.1:${upPort}`);
   const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
-  const undici = startChild('undici', [
-    ...SIDECAR_NODE_FLAGS,
-    path.join(BENCH_DIR, 'passthrough-undici.mjs'),
-    `http://127.0.0.1:${upPort}`,
-  ]);
+  const undici = forwarder('undici', 'passthrough-undici.mjs', `http://127.0.0.1:${upPort}`);
   const unPort = (await undici.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const configPath = path.join(tmpDir, 'proxy.yaml');
   writeFileSync(
@@ -86,12 +79,7 @@ export async function proxyScenario(opts, { tmpDir }) {
   const auth = basic('bench-client', 'bench-secret');
   let eg;
   if (opts.egDir) {
-    eg = startChild('express-gateway', [
-      ...SIDECAR_NODE_FLAGS,
-      path.join(BENCH_DIR, 'eg-gateway.cjs'),
-      opts.egDir,
-      `http://127.0.0.1:${upPort}/v1`,
-    ]);
+    eg = forwarder('express-gateway', 'eg-gateway.cjs', opts.egDir, `http://127.0.0.1:${upPort}/v1`);
     const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
     Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
   }
