@@ -236,16 +236,19 @@ t.test('Dockerfile: both stages are on a supported Node LTS (22 or 24), while pa
   t.match(pkg.engines.node, /^>=20\.\d+(\.\d+)?$/);
 });
 
-t.test('Dockerfile: the runtime stage installs with npm ci --omit=dev, runs as a non-root user, CMD node dist/main.js', async (t) => {
-  const args = (op: string): string[] => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
-  t.ok(
-    args('RUN').some((r) => /^npm ci .*--omit=dev/.test(r)),
-    args('RUN').join(' / '),
-  );
-  const user = uidOf(args('USER').at(-1) ?? 'root');
-  t.ok(user > 0, `USER ${user}`);
-  t.strictSame(JSON.parse(args('CMD').at(-1) ?? 'null'), ['node', 'dist/main.js']);
-});
+t.test(
+  'Dockerfile: the runtime stage installs with npm ci --omit=dev, runs as a non-root user, CMD node --max-semi-space-size=8 dist/main.js',
+  async (t) => {
+    const args = (op: string): string[] => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
+    t.ok(
+      args('RUN').some((r) => /^npm ci .*--omit=dev/.test(r)),
+      args('RUN').join(' / '),
+    );
+    const user = uidOf(args('USER').at(-1) ?? 'root');
+    t.ok(user > 0, `USER ${user}`);
+    t.strictSame(JSON.parse(args('CMD').at(-1) ?? 'null'), ['node', '--max-semi-space-size=8', 'dist/main.js']);
+  },
+);
 
 t.test('Dockerfile: every file it copies from the build context exists and is not excluded by .dockerignore', async (t) => {
   const copied = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'COPY').map((i) => parseCopy(i.args)));
