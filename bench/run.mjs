@@ -176,6 +176,9 @@ function parseOptions(argv) {
 
 function usage(msg, code = 2) {
   const rows = OPTIONS.map(([, flag, env, def, , help]) => `  ${`${flag} / ${env}`.padEnd(50)} ${help}${def ? ` (default ${def})` : ''}`);
+  rows.push(
+    `  ${'BENCH_NODE_FLAGS (environment only)'.padEnd(50)} Node flags of the sidecar and forwarders (this run: ${SIDECAR_NODE_FLAGS.join(' ')})`,
+  );
   console.error(
     `${msg ? msg + '\n' : ''}usage: node bench/run.mjs [options]  (or npm run bench; environment variables work too)\n${rows.join('\n')}`,
   );
