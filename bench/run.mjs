@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { children, idlePolicy, killChildren, log, SIDECAR_NODE_FLAGS, targetLines } from './lib/common.mjs';
+import { children, idlePolicy, killChildren, log, NODE_FLAGS_TEXT, SIDECAR_NODE_FLAGS, targetLines } from './lib/common.mjs';
 import { memoryScenario } from './scenarios/memory.mjs';
 import { proxyScenario } from './scenarios/proxy.mjs';
 import { storesScenario } from './scenarios/stores.mjs';
@@ -117,7 +117,7 @@ try {
     // Each scenario's table as soon as it is done, so a long run shows results early.
     console.log(
       [
-        `\n=== ${name} (${result.wall_s} s, node ${process.version} ${SIDECAR_NODE_FLAGS.join(' ')}, ${report.cpus} cpus${idleText(report.cpuidle)})`,
+        `\n=== ${name} (${result.wall_s} s, node ${process.version} ${NODE_FLAGS_TEXT}, ${report.cpus} cpus${idleText(report.cpuidle)})`,
         ...result.lines,
         '',
         ...targetLines(result.checks),
@@ -177,7 +177,7 @@ function parseOptions(argv) {
 function usage(msg, code = 2) {
   const rows = OPTIONS.map(([, flag, env, def, , help]) => `  ${`${flag} / ${env}`.padEnd(50)} ${help}${def ? ` (default ${def})` : ''}`);
   rows.push(
-    `  ${'BENCH_NODE_FLAGS (environment only)'.padEnd(50)} Node flags of the sidecar and forwarders (this run: ${SIDECAR_NODE_FLAGS.join(' ')})`,
+    `  ${'BENCH_NODE_FLAGS (environment only)'.padEnd(50)} Node flags of the sidecar and forwarders (this run: ${NODE_FLAGS_TEXT})`,
   );
   console.error(
     `${msg ? msg + '\n' : ''}usage: node bench/run.mjs [options]  (or npm run bench; environment variables work too)\n${rows.join('\n')}`,

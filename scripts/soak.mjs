@@ -25,7 +25,9 @@ import {
   children,
   freePort,
   killChildren,
+  NODE_FLAGS_TEXT,
   probe,
+  SIDECAR_NODE_FLAGS,
   round1,
   rssMiB,
   sleep,
@@ -297,7 +299,7 @@ async function soak() {
   ];
   const lines = [
     '',
-    `soak: ${cfg.minutes} min, ${cfg.rate} req/s target, node ${process.version}, ${os.cpus().length} cpus`,
+    `soak: ${cfg.minutes} min, ${cfg.rate} req/s target, node ${process.version} ${NODE_FLAGS_TEXT}, ${os.cpus().length} cpus`,
     `requests ${counts.sent} (${Math.round(counts.sent / (durationMs / 1000))}/s): ${counts.ok} ok, ${counts.aborted} aborted by the client,` +
       ` ${counts.expected_502} x 502 and ${counts.expected_socket_errors} socket errors while the upstream was down;` +
       ` ${counts.tokens} tokens issued, ${counts.expired_401} expired-token probes refused; ${restarts.length} upstream restarts`,
@@ -321,6 +323,7 @@ async function soak() {
   console.log(
     JSON.stringify({
       soak: cfg,
+      sidecar_node_flags: SIDECAR_NODE_FLAGS,
       counts,
       restarts,
       samples,

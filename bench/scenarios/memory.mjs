@@ -13,6 +13,7 @@ import {
   metric,
   round1,
   rssMiB,
+  SIDECAR_NODE_FLAGS,
   sidecarMemory,
   sleep,
   startChild,
@@ -45,7 +46,13 @@ export async function memoryScenario(opts, { tmpDir }) {
     // The real MemoryTokenStore from dist/, filled through issue() in a bare node process: the store's
     // own cost plus node's baseline, without the sidecar's modules (a few MiB) or HTTP.
     log(`\n== memory: ${n} live tokens, filled in-process (bench/token-store-memory.mjs)`);
-    const child = startChild('token-store-memory', ['--expose-gc', path.join(BENCH_DIR, 'token-store-memory.mjs'), '--tokens', String(n)]);
+    const child = startChild('token-store-memory', [
+      '--expose-gc',
+      ...SIDECAR_NODE_FLAGS,
+      path.join(BENCH_DIR, 'token-store-memory.mjs'),
+      '--tokens',
+      String(n),
+    ]);
     const { bench_store_mem: m } = await child.waitForLine((e) => e.bench_store_mem, 30 * 60_000);
     await child.stop(2000);
     json.live = { fill: 'direct', ...m };
