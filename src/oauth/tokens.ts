@@ -152,13 +152,14 @@ interface Grant {
  * token answers `invalid_token`.
  *
  * Layout (issue 6: 1,000,000 tokens in a 256 MiB process; the bench measured 241.5 MiB on Node 20,
- * 265.4 on Node 24). One `LRUCache` with `max: maxActive` (preallocated arrays, no per-entry objects)
- * maps each token key to a slot number; a slot's data lives in typed arrays: expiry, issue time, grant
- * (an index into interned grants), and links ordering the slots of each access profile by recency,
- * which make "the least recently used token of the largest profile" O(1). Per token: key string 32 B, lru-cache's Map entry ~29 B and arrays 28 B, the slot
- * 32 B (8 expiry, 4 issue time, 4 grant, 8 links, 8 the key reference). Free slots form a list through
- * the links. Typed arrays are allocated for `maxActive` slots up front, zeroed pages the OS maps only
- * when first written; lru-cache's two key/value arrays (16 B per slot) are written at construction.
+ * 260-266 on Node 24). One `LRUCache` with `max: maxActive` (preallocated arrays, no per-entry
+ * objects) maps each token key to a slot number; a slot's data lives in typed arrays: expiry, issue
+ * time, grant (an index into interned grants), and links ordering the slots of each access profile by
+ * recency, which make "the least recently used token of the largest profile" O(1). Per token: key
+ * string 32 B, lru-cache's Map entry ~29 B and arrays 28 B, the slot 32 B (8 expiry, 4 issue time,
+ * 4 grant, 8 links, 8 the key reference). Free slots form a list through the links. Typed arrays are
+ * allocated for `maxActive` slots up front, zeroed pages the OS maps only when first written;
+ * lru-cache's two key/value arrays (16 B per slot) are written at construction.
  */
 export class MemoryTokenStore implements TokenStore {
   readonly #cache: LRUCache<string, number>;
