@@ -80,6 +80,22 @@ t.test('parseBasic: RFC 7617 §2 and RFC 6749 §2.3.1', async (t) => {
   t.test('credentials that are not UTF-8 -> invalid_client', async (t) => {
     t.throws(() => parseBasic(b64(Buffer.from([0xff, 0x3a, 0x61]))), failed('Basic credentials are not UTF-8'));
   });
+  // parseBasic decodes into one reused 1,536-byte buffer (2,048 base64 characters), and into a new one beyond.
+  t.test('long credentials: 1,536 bytes (the reused buffer, full) and 1,537 (a buffer of their own) are read whole', async (t) => {
+    for (const bytes of [1536, 1537]) {
+      const secret = 's'.repeat(bytes - 'svc-b:'.length);
+      t.strictSame(
+        parseBasic(b64(`svc-b:${secret}`)),
+        { method: 'client_secret_basic', ids: ['svc-b'], secrets: [secret] },
+        `${bytes} bytes`,
+      );
+    }
+  });
+  t.test('credentials read after longer ones hold nothing of them', async (t) => {
+    parseBasic(b64(`svc-a:${'x'.repeat(100)}`));
+    t.strictSame(parseBasic(b64('b:c')), { method: 'client_secret_basic', ids: ['b'], secrets: ['c'] });
+    t.throws(() => parseBasic(b64('no-colon')), failed('Basic credentials have no user-id or no colon'));
+  });
 });
 
 t.test('presentedCredentials: RFC 6749 §2.3, one method per request', async (t) => {
