@@ -21,7 +21,7 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
-import httpProxy from 'http-proxy';
+import type httpProxy from 'http-proxy';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { InFlight } from '../in-flight.js';
 import { sendMessage, writeRawJson } from '../respond.js';
@@ -69,8 +69,27 @@ export const UPSTREAM_IDLE_MAX_MS = 60_000;
 // "http:/" into "http://". We hand it the exact path (toProxy, prependPath false), so the join
 // must return that path unchanged.
 const require = createRequire(import.meta.url);
+const HttpProxy = loadHttpProxy();
 const common = require('http-proxy/lib/http-proxy/common.js') as { urlJoin: (...parts: string[]) => string };
 common.urlJoin = (...parts: string[]) => parts.join('');
+
+/**
+ * Loads http-proxy 1.18.1, which keeps the `util._extend` it finds when it loads. Node 22 and later
+ * deprecate that function (DEP0060) and warn at its first call: in the image, the first WebSocket
+ * upgrade printed a plain-text DeprecationWarning into the JSON log. So `util._extend` is
+ * `Object.assign` while http-proxy loads, then is put back: both copy a plain object's own enumerable
+ * properties, the only objects http-proxy passes it (options and request headers).
+ */
+function loadHttpProxy(): typeof httpProxy {
+  const util = require('node:util') as { _extend: unknown };
+  const extend = util._extend;
+  util._extend = Object.assign;
+  try {
+    return require('http-proxy') as typeof httpProxy;
+  } finally {
+    util._extend = extend;
+  }
+}
 
 /** One WebSocket handshake, until the upstream answers it. */
 interface Handshake {
@@ -96,7 +115,7 @@ export class Forwarder {
   readonly #upstreams = new WeakMap<URL, Upstream>();
 
   constructor() {
-    this.#proxy = httpProxy.createProxyServer({ toProxy: true, prependPath: false, xfwd: false });
+    this.#proxy = HttpProxy.createProxyServer({ toProxy: true, prependPath: false, xfwd: false });
     this.#proxy.on('proxyReqWs', (proxyReq, _req, _socket, options) =>
       this.#onProxyReqWs(proxyReq, (options as HandshakeOptions).handshake),
     );
