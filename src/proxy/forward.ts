@@ -65,20 +65,24 @@ export const UPSTREAM_IDLE_MARGIN_MS = 2000;
 /** The longest an idle upstream connection is kept, ms, whatever keep-alive time the upstream announces. */
 export const UPSTREAM_IDLE_MAX_MS = 60_000;
 
+const require = createRequire(import.meta.url);
+// Before common.js is required below: it too keeps util._extend when it loads.
+const HttpProxy = loadHttpProxy();
+
 // B25: http-proxy joins target and request paths with a join that collapses "//" and turns
 // "http:/" into "http://". We hand it the exact path (toProxy, prependPath false), so the join
 // must return that path unchanged.
-const require = createRequire(import.meta.url);
-const HttpProxy = loadHttpProxy();
 const common = require('http-proxy/lib/http-proxy/common.js') as { urlJoin: (...parts: string[]) => string };
 common.urlJoin = (...parts: string[]) => parts.join('');
 
 /**
  * Loads http-proxy 1.18.1, which keeps the `util._extend` it finds when it loads. Node 22 and later
  * deprecate that function (DEP0060) and warn at its first call: in the image, the first WebSocket
- * upgrade printed a plain-text DeprecationWarning into the JSON log. So `util._extend` is
- * `Object.assign` while http-proxy loads, then is put back: both copy a plain object's own enumerable
- * properties, the only objects http-proxy passes it (options and request headers).
+ * upgrade printed a plain-text DeprecationWarning to stderr, among the JSON log lines. So
+ * `util._extend` is `Object.assign` while http-proxy loads, then is put back. Both copy a plain
+ * object's own enumerable properties, the only objects http-proxy passes it (options and request
+ * headers); `_extend` copied them last to first, so a handshake's header fields now reach the
+ * upstream in the order `prepareUpstreamHeaders` left them rather than reversed.
  */
 function loadHttpProxy(): typeof httpProxy {
   const util = require('node:util') as { _extend: unknown };

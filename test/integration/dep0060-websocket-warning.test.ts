@@ -22,15 +22,20 @@ const { startStack } = await import('../helpers/stack.js');
 const { connect } = await import('../helpers/client.js');
 const { startUpstream } = await import('../helpers/upstream.js');
 
+t.test('DEP0060: util._extend is put back once http-proxy has loaded', async (t) => {
+  await import('../../src/proxy/forward.js');
+  t.equal(util._extend, counting);
+});
+
 t.test('DEP0060: a WebSocket upgrade is forwarded without calling the deprecated util._extend', async (t) => {
   const upstream = await startUpstream(undefined, {
     upgrade: (_req, socket: Socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
   });
   const { sc, tokenA } = await startStack(t, { upstream });
-  t.equal(util._extend, counting, 'util._extend is put back once http-proxy has loaded');
   const conn = await connect(sc.port);
   conn.socket.write(
-    `GET /orders/ws HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer ${tokenA}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+    'GET /orders/ws HTTP/1.1\r\nHost: api.example.com\r\n' +
+      `Authorization: Bearer ${tokenA}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
   );
   await conn.until('\r\n\r\n');
   t.match(conn.text(), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
