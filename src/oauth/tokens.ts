@@ -152,7 +152,7 @@ interface Grant {
  * token answers `invalid_token`.
  *
  * Layout (issue 6: 1,000,000 tokens in a 256 MiB process; the bench measured 239.0 MiB on Node 20,
- * 241.8-247.5 on Node 24). One `LRUCache` with `max: maxActive` (preallocated arrays, no per-entry
+ * 240.8-247.5 on Node 24). One `LRUCache` with `max: maxActive` (preallocated arrays, no per-entry
  * objects) maps each token key to a slot number; a slot's data lives in typed arrays: expiry, issue
  * time, grant (an index into interned grants), and links ordering the slots of each access profile by
  * recency, which make "the least recently used token of the largest profile" O(1). Per token: key
