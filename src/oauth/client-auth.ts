@@ -46,16 +46,23 @@ export interface ClientGuard {
   now: () => number;
 }
 
-// One-shot, as a 'binary' (latin1) string copied into a Buffer: a Buffer that hash() makes itself is a
-// native object per call (digest and timingSafeEqual: 1.14 us here, against 0.72 with the copy).
-const digest = (secret: string): Buffer => Buffer.from(hash('sha256', secret, 'binary'), 'latin1');
-
 // Per request, bytes go into these two reused buffers rather than into new ones: Buffer.from takes a
 // slice of Node's shared Buffer pool, and a slice that is still referenced at a young-generation GC
 // keeps its whole pool slab (64 KiB on Node 24.22.3, 8 KiB on Node 20) until the next full GC. After
 // 1,000,000 token requests on Node 24 that left malloc's heap 20 MiB larger (README, design notes).
 /** the presented secret's digest, for `timingSafeEqual` (a digest, not the secret: not zeroed) */
 const PRESENTED_DIGEST = Buffer.alloc(32);
+
+/**
+ * The SHA-256 of a secret, written into `into` (by default a new 32-byte buffer of its own, not a pool
+ * slice). One-shot, as a 'binary' (latin1) string copied into the buffer: a Buffer that hash() makes
+ * itself is a native object per call (digest and timingSafeEqual: 1.14 us here, against 0.72 with the
+ * copy).
+ */
+function digest(secret: string, into: Buffer = Buffer.alloc(32)): Buffer {
+  into.write(hash('sha256', secret, 'binary'), 'latin1');
+  return into;
+}
 /** decoded Basic credentials of up to BASIC_SCRATCH_CHARS base64 characters, zeroed after each use */
 const BASIC_SCRATCH = Buffer.alloc(1536);
 const BASIC_SCRATCH_CHARS = (BASIC_SCRATCH.length / 3) * 4;
@@ -233,9 +240,6 @@ async function matches(
     return ok;
   }
   // Every reading is compared, whatever matched earlier, so timing does not tell which one did.
-  for (const secret of secrets) {
-    PRESENTED_DIGEST.write(hash('sha256', secret, 'binary'), 'latin1');
-    ok = timingSafeEqual(PRESENTED_DIGEST, expected!) || ok;
-  }
+  for (const secret of secrets) ok = timingSafeEqual(digest(secret, PRESENTED_DIGEST), expected!) || ok;
   return ok;
 }
