@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SIDECAR_NODE_FLAGS } from './lib/common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -92,7 +93,8 @@ async function run(mode, opts, tmp, children) {
     inplace: (text) => writeFileSync(file, text),
   }[mode];
   write(config('v1'));
-  const sidecar = start(children, [path.join(ROOT, 'dist/main.js'), '--config', file], { LOG_LEVEL: 'warn' });
+  // The Node flags README advises for this Node, as in the other benches (BENCH_NODE_FLAGS replaces them).
+  const sidecar = start(children, [...SIDECAR_NODE_FLAGS, path.join(ROOT, 'dist/main.js'), '--config', file], { LOG_LEVEL: 'warn' });
   const port = (await sidecar.line((e) => e.event === 'listening')).port;
   const adminPort = (await sidecar.line((e) => e.event === 'admin_listening')).port;
 

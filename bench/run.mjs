@@ -57,6 +57,7 @@ const OPTIONS = [
   ['comboWarmup', '--combo-warmup', 'BENCH_COMBO_WARMUP', '1', nonNegative, 's of warm-up per target before each combination'],
   ['extraRounds', '--extra-rounds', 'BENCH_EXTRA_ROUNDS', '0', nonNegative, 'extra rounds while some targets lack a quiet run'],
   ['egDir', '--eg-dir', 'BENCH_EG_DIR', '', (s) => s, 'dir with node_modules/express-gateway: adds it to the proxy scenario'],
+  ['hp3Dir', '--hp3-dir', 'BENCH_HP3_DIR', '', (s) => s, 'dir with node_modules/http-proxy-3: adds a bare pass-through with it'],
   ['tokenConnections', '--token-connections', 'BENCH_TOKEN_CONNECTIONS', '50', int, 'connections for token requests'],
   ['memoryTokens', '--memory-tokens', 'BENCH_MEMORY_TOKENS', '1000000', int, 'live tokens to hold'],
   [

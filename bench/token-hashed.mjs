@@ -67,7 +67,13 @@ async function sidecar() {
 
 async function bench({ duration, connections, rounds }) {
   const { default: autocannon } = await import('autocannon');
-  const child = fork(fileURLToPath(import.meta.url), ['--sidecar'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The sidecar child runs with the Node flags README advises for this Node (BENCH_NODE_FLAGS replaces
+  // them); imported here, not at the top, so the child does not load the bench's modules.
+  const { SIDECAR_NODE_FLAGS } = await import('./lib/common.mjs');
+  const child = fork(fileURLToPath(import.meta.url), ['--sidecar'], {
+    execArgv: [...process.execArgv, ...SIDECAR_NODE_FLAGS],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   let finished = false;
   child.on('exit', (code) => {
     if (finished) return;

@@ -1,8 +1,9 @@
 // Scenario "proxy": the upstream alone, a raw TCP relay, bare http-proxy and undici pass-throughs and the
-// sidecar with bearer validation (and Express Gateway when BENCH_EG_DIR is set), interleaved, at each
-// connection count and response size. See bench/README.md.
+// sidecar with bearer validation (and Express Gateway when BENCH_EG_DIR is set, a bare http-proxy-3
+// pass-through when BENCH_HP3_DIR is), interleaved, at each connection count and response size. See
+// bench/README.md.
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   BENCH_DIR,
   aggregateCheckNote,
@@ -41,6 +42,7 @@ const LABEL = {
   upstream: 'upstream (direct)',
   relay: 'raw TCP relay',
   passthrough: 'bare http-proxy',
+  hp3: 'bare http-proxy-3',
   undici: 'bare undici',
   sidecar: 'sidecar (bearer)',
   eg: 'express-gateway (oauth2)',
@@ -55,7 +57,7 @@ const signed = (x) => (x >= 0 ? '+' : '') + fmt(x, 0);
 /**
  * @param opts.connections connection counts, opts.sizes ("small", "64k"), opts.duration (s per run),
  *   opts.rounds, opts.warmup (most s of JIT warm-up per target), opts.comboWarmup (s per target before
- *   each connections x size combination), opts.extraRounds, opts.egDir
+ *   each connections x size combination), opts.extraRounds, opts.egDir, opts.hp3Dir
  */
 export async function proxyScenario(opts, { tmpDir }) {
   const problems = [];
@@ -69,6 +71,15 @@ export async function proxyScenario(opts, { tmpDir }) {
   const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const undici = forwarder('undici', 'passthrough-undici.mjs', `http://127.0.0.1:${upPort}`);
   const unPort = (await undici.waitForLine((e) => e.event === 'listening', 10_000)).port;
+  let hp3;
+  if (opts.hp3Dir) {
+    hp3 = forwarder('http-proxy-3', 'passthrough-hp3.mjs', opts.hp3Dir, `http://127.0.0.1:${upPort}`);
+    const pkg = path.join(opts.hp3Dir, 'node_modules', 'http-proxy-3', 'package.json');
+    Object.assign(hp3, {
+      port: (await hp3.waitForLine((e) => e.event === 'listening', 10_000)).port,
+      version: JSON.parse(readFileSync(pkg, 'utf8')).version,
+    });
+  }
   const configPath = path.join(tmpDir, 'proxy.yaml');
   writeFileSync(
     configPath,
@@ -83,11 +94,12 @@ export async function proxyScenario(opts, { tmpDir }) {
     const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
     Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
   }
-  const order = ['upstream', 'relay', 'passthrough', 'undici', 'sidecar', ...(eg ? ['eg'] : [])];
+  const order = ['upstream', 'relay', 'passthrough', ...(hp3 ? ['hp3'] : []), 'undici', 'sidecar', ...(eg ? ['eg'] : [])];
   const procOf = {
     upstream: upstream.proc,
     relay: relay.proc,
     passthrough: passthrough.proc,
+    hp3: hp3?.proc,
     undici: undici.proc,
     sidecar: sidecar.proc,
     eg: eg?.proc,
@@ -96,6 +108,7 @@ export async function proxyScenario(opts, { tmpDir }) {
     upstream: `http://127.0.0.1:${upPort}/v1/`,
     relay: `http://127.0.0.1:${relayPort}/v1/`,
     passthrough: `http://127.0.0.1:${ptPort}/v1/`,
+    hp3: hp3 && `http://127.0.0.1:${hp3.port}/v1/`,
     undici: `http://127.0.0.1:${unPort}/v1/`,
     sidecar: `http://127.0.0.1:${sidecar.port}/api/`,
     eg: eg && `http://127.0.0.1:${eg.port}/api/`,
@@ -222,12 +235,23 @@ export async function proxyScenario(opts, { tmpDir }) {
           rps: round3(t.sidecar.rps / t.undici.rps),
           cpu_us_per_req_added: t.sidecar.cpu_us_per_req - t.undici.cpu_us_per_req,
         },
+        // Not judged: http-proxy's maintained rewrite against the two forwarders above.
+        ...(hp3
+          ? {
+              hp3_vs_passthrough: {
+                rps: round3(t.hp3.rps / t.passthrough.rps),
+                cpu_us_per_req_added: t.hp3.cpu_us_per_req - t.passthrough.cpu_us_per_req,
+              },
+              hp3_vs_undici: { rps: round3(t.hp3.rps / t.undici.rps) },
+            }
+          : {}),
         // Not judged: the forwarding library's and a bare TCP relay's own ratios, the ceiling the sidecar's is read against.
         ...(eg
           ? {
               sidecar_vs_eg: { rps: round3(t.sidecar.rps / t.eg.rps) },
               undici_vs_eg: { rps: round3(t.undici.rps / t.eg.rps) },
               relay_vs_eg: { rps: round3(t.relay.rps / t.eg.rps) },
+              ...(hp3 ? { hp3_vs_eg: { rps: round3(t.hp3.rps / t.eg.rps) } } : {}),
             }
           : {}),
         runs,
@@ -267,12 +291,12 @@ export async function proxyScenario(opts, { tmpDir }) {
     events[key] = (events[key] ?? 0) + 1;
   }
   for (const [event, count] of Object.entries(events)) problems.push(`sidecar logged ${count} x "${event}" at warn or above`);
-  for (const c of [upstream, relay, passthrough, undici, eg]) if (c) await c.stop(2000);
+  for (const c of [upstream, relay, passthrough, hp3, undici, eg]) if (c) await c.stop(2000);
 
   const checks = proxyChecks(results, leak, !!eg);
   return {
     name: 'proxy',
-    lines: tableLines(results, order, opts, memory, leak, eg, idle),
+    lines: tableLines(results, order, opts, memory, leak, eg, idle, hp3),
     checks,
     problems,
     json: {
@@ -282,6 +306,7 @@ export async function proxyScenario(opts, { tmpDir }) {
       leak_check: leak,
       sidecar_log_events: events,
       express_gateway: eg?.version,
+      http_proxy_3: hp3?.version,
     },
   };
 }
@@ -352,7 +377,7 @@ function proxyChecks(results, leak, withEg) {
   return checks;
 }
 
-function tableLines(results, order, opts, memory, leak, eg, idle) {
+function tableLines(results, order, opts, memory, leak, eg, idle, hp3) {
   const lines = [];
   for (const r of results) {
     lines.push('', `${r.size} responses, ${r.connections} connection(s), ${opts.duration} s runs, median of quiet runs`);
@@ -377,6 +402,12 @@ function tableLines(results, order, opts, memory, leak, eg, idle) {
         (r.relay_vs_eg ? `, req/s x${fmt(r.relay_vs_eg.rps, 2)} express-gateway` : '') +
         `; sidecar over it: p50 ${signed(r.sidecar_vs_relay.p50_added_us)} us, cpu/request ${signed(r.sidecar_vs_relay.cpu_us_per_req_added)} us`,
     );
+    if (r.hp3_vs_passthrough)
+      lines.push(
+        `bare http-proxy-3 ${hp3.version} (not judged): req/s x${fmt(r.hp3_vs_passthrough.rps, 2)} bare http-proxy (cpu/request ${signed(r.hp3_vs_passthrough.cpu_us_per_req_added)} us),` +
+          ` x${fmt(r.hp3_vs_undici.rps, 2)} bare undici` +
+          (r.hp3_vs_eg ? `, x${fmt(r.hp3_vs_eg.rps, 2)} express-gateway` : ''),
+      );
   }
   lines.push(
     '',
