@@ -1,6 +1,6 @@
 // Raw TCP relay: each client connection gets its own upstream connection and the bytes are copied both
-// ways as they come, Nagle off, with no HTTP parsing and no header work at all. The floor of any
-// forwarder written in Node: one more process in the path and nothing else. Not judged.
+// ways as they come, Nagle off, with no HTTP parsing and no header work at all: one more process in
+// the path and nothing else. Not judged. Like any pipe(), it pauses reading while a write is buffered.
 // Usage: node bench/relay.mjs UPSTREAM_URL. Prints {"event":"listening","port":N} on stdout.
 import net from 'node:net';
 import { serveForBench } from './lib/serve.mjs';

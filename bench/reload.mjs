@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { SIDECAR_NODE_FLAGS } from './lib/common.mjs';
+import { NODE_FLAGS_TEXT, SIDECAR_NODE_FLAGS } from './lib/common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -57,7 +57,8 @@ if (process.argv[2] === '--upstream') {
   for (const mode of opts.mode === 'all' ? ['kubelet', 'rename', 'inplace'] : [opts.mode]) {
     results.push(await run(mode, opts, tmp, children));
   }
-  console.log('\nmode     reloads  applied  failed  latency p50 / p95 / max (ms)   requests   req/s   non-2xx  errors');
+  console.log(`\nnode ${process.version}, sidecar with ${NODE_FLAGS_TEXT}`);
+  console.log('mode     reloads  applied  failed  latency p50 / p95 / max (ms)   requests   req/s   non-2xx  errors');
   for (const r of results) {
     console.log(
       `${r.mode.padEnd(8)} ${String(r.reloads).padStart(7)}  ${String(r.reloads_ok).padStart(7)}  ${String(r.reloads_failed).padStart(6)}  ` +
@@ -178,6 +179,7 @@ async function run(mode, opts, tmp, children) {
     statuses: stats.statuses,
     error_codes: stats.errorCodes,
     node: process.version,
+    sidecar_node_flags: SIDECAR_NODE_FLAGS,
   };
 }
 
