@@ -1,13 +1,18 @@
 // Bare http-proxy 1.18.1 pass-through: no auth, no header hygiene, keep-alive agent to the upstream,
-// as the http-proxy README suggests. The baseline the sidecar's cost is measured against.
-// Usage: node bench/passthrough.mjs UPSTREAM_URL. Prints {"event":"listening","port":N} on stdout.
+// as the http-proxy README suggests. The baseline the sidecar's cost is measured against. With HP3_DIR
+// (the proxy scenario's optional row, BENCH_HP3_DIR), the same with http-proxy-3, the maintained rewrite
+// of http-proxy, installed in that directory OUTSIDE this repository (not a dependency; not judged).
+// Usage: node bench/passthrough.mjs UPSTREAM_URL [HP3_DIR]. Prints {"event":"listening","port":N} on stdout.
 import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { serveForBench } from './lib/serve.mjs';
 import httpProxy from 'http-proxy';
 
-const target = process.argv[2];
+const [target, hp3Dir] = process.argv.slice(2);
+const { createProxyServer } = hp3Dir ? createRequire(path.join(path.resolve(hp3Dir), 'package.json'))('http-proxy-3') : httpProxy;
 const agent = new http.Agent({ keepAlive: true });
-const proxy = httpProxy.createProxyServer({ target, agent });
+const proxy = createProxyServer({ target, agent });
 proxy.on('error', (err, _req, res) => {
   if (res && typeof res.writeHead === 'function' && !res.headersSent) {
     res.writeHead(502, { 'Content-Type': 'application/json' });

@@ -78,7 +78,7 @@ export async function proxyScenario(opts, { tmpDir }) {
   if (opts.hp3Dir) {
     // Resolved here and in the child from the same absolute directory, so both find the same package.
     const dir = path.resolve(opts.hp3Dir);
-    hp3 = forwarder('http-proxy-3', 'passthrough-hp3.mjs', dir, `http://127.0.0.1:${upPort}`);
+    hp3 = forwarder('http-proxy-3', 'passthrough.mjs', `http://127.0.0.1:${upPort}`, dir);
     Object.assign(hp3, {
       port: (await hp3.waitForLine((e) => e.event === 'listening', 10_000)).port,
       version: createRequire(path.join(dir, 'package.json'))('http-proxy-3/package.json').version,
