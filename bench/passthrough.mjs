@@ -7,10 +7,12 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { serveForBench } from './lib/serve.mjs';
-import httpProxy from 'http-proxy';
 
 const [target, hp3Dir] = process.argv.slice(2);
-const { createProxyServer } = hp3Dir ? createRequire(path.join(path.resolve(hp3Dir), 'package.json'))('http-proxy-3') : httpProxy;
+// Only the library measured is loaded into the process.
+const { createProxyServer } = hp3Dir
+  ? createRequire(path.join(path.resolve(hp3Dir), 'package.json'))('http-proxy-3')
+  : (await import('http-proxy')).default;
 const agent = new http.Agent({ keepAlive: true });
 const proxy = createProxyServer({ target, agent });
 proxy.on('error', (err, _req, res) => {
