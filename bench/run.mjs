@@ -53,7 +53,7 @@ const OPTIONS = [
     (s) => (list(s).every((x) => x === 'small' || x === '64k') ? list(s) : undefined),
     'proxy response sizes: small, 64k',
   ],
-  ['warmup', '--warmup', 'BENCH_WARMUP', '30', positive, 'most s of JIT warm-up per proxy target (once)'],
+  ['warmup', '--warmup', 'BENCH_WARMUP', '30', positive, 'most s of JIT warm-up per proxy target and response size (once)'],
   ['comboWarmup', '--combo-warmup', 'BENCH_COMBO_WARMUP', '1', nonNegative, 's of warm-up per target before each combination'],
   ['extraRounds', '--extra-rounds', 'BENCH_EXTRA_ROUNDS', '0', nonNegative, 'extra rounds while some targets lack a quiet run'],
   ['egDir', '--eg-dir', 'BENCH_EG_DIR', '', (s) => s, 'dir with node_modules/express-gateway: adds it to the proxy scenario'],
