@@ -59,8 +59,8 @@ const signed = (x) => (x >= 0 ? '+' : '') + fmt(x, 0);
 
 /**
  * @param opts.connections connection counts, opts.sizes ("small", "64k"), opts.duration (s per run),
- *   opts.rounds, opts.warmup (most s of JIT warm-up per target), opts.comboWarmup (s per target before
- *   each connections x size combination), opts.extraRounds, opts.egDir, opts.hp3Dir
+ *   opts.rounds, opts.warmup (most s of JIT warm-up per target and response size), opts.comboWarmup
+ *   (s per target before each connections x size combination), opts.extraRounds, opts.egDir, opts.hp3Dir
  */
 export async function proxyScenario(opts, { tmpDir }) {
   const problems = [];
@@ -135,14 +135,16 @@ export async function proxyScenario(opts, { tmpDir }) {
   };
   const memory = [await sidecarMemory(sidecar, 'start')];
 
-  // JIT warm-up, once per response size: 2-second chunks until the server's CPU per request settles
-  // (within 15% of the previous chunk), at least 2 chunks and WARMUP_MIN_REQUESTS requests, at most
-  // opts.warmup seconds. V8 optimises by calls, not time, and each size takes code paths of its own
-  // (64 KiB: backpressure, several chunks per answer). At 64 KiB two chunks that agreed could both be
-  // early (the sidecar at 476 -> 420 us per request, then 510, 320, 267 and 253 in its first runs);
-  // and a full run that warmed at 60 B only measured the sidecar's 64 KiB path after about 12,000
-  // answers of it (344 and 277 us per answer at 50 connections against bare undici's 246 and 156).
-  for (const size of opts.sizes) {
+  const results = [];
+  // JIT warm-up of every target before the rounds of each response size, once per size: 2-second
+  // chunks until the server's CPU per request settles (within 15% of the previous chunk), at least 2
+  // chunks and WARMUP_MIN_REQUESTS requests, at most opts.warmup seconds. V8 optimises by calls, not
+  // time, and each size takes code paths of its own (64 KiB: backpressure, several chunks per answer).
+  // At 64 KiB two chunks that agreed could both be early (the sidecar at 476 -> 420 us per request,
+  // then 510, 320, 267 and 253 in its first runs); and a full run that warmed at 60 B only reached the
+  // sidecar's 50-connection 64 KiB rounds after about 16,000 answers of that size (344 and 277 us per
+  // answer against bare undici's 246 and 156).
+  const warmUp = async (size) => {
     log(`\n== proxy: JIT warm-up (up to ${opts.warmup} s per target, ${size}, 50 connections)`);
     for (const name of order) {
       const steps = [];
@@ -162,11 +164,10 @@ export async function proxyScenario(opts, { tmpDir }) {
           `${settled ? '' : `, not settled within ${opts.warmup} s`})`,
       );
     }
-  }
-  memory.push(await sidecarMemory(sidecar, 'after warm-up'));
-
-  const results = [];
+  };
   for (const size of opts.sizes) {
+    await warmUp(size);
+    memory.push(await sidecarMemory(sidecar, `after ${size} warm-up`));
     for (const connections of opts.connections) {
       log(
         `\n== proxy ${size}, ${connections} connection(s): ${opts.comboWarmup} s warm-up each, ${opts.rounds} round(s) x ${opts.duration} s`,
