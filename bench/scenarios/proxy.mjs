@@ -66,23 +66,24 @@ export async function proxyScenario(opts, { tmpDir }) {
   const problems = [];
   const upstream = await startUpstream();
   const upPort = upstream.port;
-  // Every forwarder runs with the sidecar's Node flags, so each comparison is like for like.
-  const forwarder = (name, script, ...args) => startChild(name, [...SIDECAR_NODE_FLAGS, path.join(BENCH_DIR, script), ...args]);
-  const relay = forwarder('relay', 'relay.mjs', `http://127.0.0.1:${upPort}`);
-  const relayPort = (await relay.waitForLine((e) => e.event === 'listening', 10_000)).port;
-  const passthrough = forwarder('passthrough', 'passthrough.mjs', `http://127.0.0.1:${upPort}`);
-  const ptPort = (await passthrough.waitForLine((e) => e.event === 'listening', 10_000)).port;
-  const undici = forwarder('undici', 'passthrough-undici.mjs', `http://127.0.0.1:${upPort}`);
-  const unPort = (await undici.waitForLine((e) => e.event === 'listening', 10_000)).port;
+  // Every forwarder runs with the sidecar's Node flags, so each comparison is like for like. Resolves
+  // once the child has printed its listening line (kept as `listening`, its port as `port`).
+  const forwarder = async (name, script, args, timeoutMs = 10_000) => {
+    const child = startChild(name, [...SIDECAR_NODE_FLAGS, path.join(BENCH_DIR, script), ...args]);
+    child.listening = await child.waitForLine((e) => e.event === 'listening', timeoutMs);
+    child.port = child.listening.port;
+    return child;
+  };
+  const upstreamUrl = `http://127.0.0.1:${upPort}`;
+  const relay = await forwarder('relay', 'relay.mjs', [upstreamUrl]);
+  const passthrough = await forwarder('passthrough', 'passthrough.mjs', [upstreamUrl]);
+  const undici = await forwarder('undici', 'passthrough-undici.mjs', [upstreamUrl]);
   let hp3;
   if (opts.hp3Dir) {
     // Resolved here and in the child from the same absolute directory, so both find the same package.
     const dir = path.resolve(opts.hp3Dir);
-    hp3 = forwarder('http-proxy-3', 'passthrough.mjs', `http://127.0.0.1:${upPort}`, dir);
-    Object.assign(hp3, {
-      port: (await hp3.waitForLine((e) => e.event === 'listening', 10_000)).port,
-      version: createRequire(path.join(dir, 'package.json'))('http-proxy-3/package.json').version,
-    });
+    hp3 = await forwarder('http-proxy-3', 'passthrough.mjs', [upstreamUrl, dir]);
+    hp3.version = createRequire(path.join(dir, 'package.json'))('http-proxy-3/package.json').version;
   }
   const configPath = path.join(tmpDir, 'proxy.yaml');
   writeFileSync(
@@ -94,9 +95,8 @@ export async function proxyScenario(opts, { tmpDir }) {
   const auth = basic('bench-client', 'bench-secret');
   let eg;
   if (opts.egDir) {
-    eg = forwarder('express-gateway', 'eg-gateway.cjs', opts.egDir, `http://127.0.0.1:${upPort}/v1`);
-    const line = await eg.waitForLine((e) => e.event === 'listening', 60_000);
-    Object.assign(eg, { port: line.port, auth: basic(line.client_id, line.client_secret), version: line.version });
+    eg = await forwarder('express-gateway', 'eg-gateway.cjs', [opts.egDir, `${upstreamUrl}/v1`], 60_000);
+    Object.assign(eg, { auth: basic(eg.listening.client_id, eg.listening.client_secret), version: eg.listening.version });
   }
   const order = ['upstream', 'relay', 'passthrough', ...(hp3 ? ['hp3'] : []), 'undici', 'sidecar', ...(eg ? ['eg'] : [])];
   const procOf = {
@@ -110,10 +110,10 @@ export async function proxyScenario(opts, { tmpDir }) {
   };
   const base = {
     upstream: `http://127.0.0.1:${upPort}/v1/`,
-    relay: `http://127.0.0.1:${relayPort}/v1/`,
-    passthrough: `http://127.0.0.1:${ptPort}/v1/`,
+    relay: `http://127.0.0.1:${relay.port}/v1/`,
+    passthrough: `http://127.0.0.1:${passthrough.port}/v1/`,
     hp3: hp3 && `http://127.0.0.1:${hp3.port}/v1/`,
-    undici: `http://127.0.0.1:${unPort}/v1/`,
+    undici: `http://127.0.0.1:${undici.port}/v1/`,
     sidecar: `http://127.0.0.1:${sidecar.port}/api/`,
     eg: eg && `http://127.0.0.1:${eg.port}/api/`,
   };
