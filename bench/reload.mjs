@@ -13,14 +13,12 @@
 // Reload latency = from the write to the first answer from the new upstream path, seen by a probe
 // that asks every 2 ms. Dropped = load requests answered non-2xx or failed at the socket.
 // Prints a table, then one JSON line per mode; exits 1 if any request was dropped.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS_TEXT, SIDECAR_NODE_FLAGS } from './lib/common.mjs';
+import { killChildren, NODE_FLAGS_TEXT, SIDECAR_NODE_FLAGS, startChild } from './lib/common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -43,10 +41,9 @@ if (process.argv[2] === '--upstream') {
   process.stdin.on('end', () => process.exit(0));
 } else {
   const opts = parseArgs(process.argv.slice(2));
-  const children = new Set();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'oauth2-sidecar-reload-'));
   process.on('exit', () => {
-    for (const child of children) child.kill('SIGKILL');
+    killChildren();
     rmSync(tmp, { recursive: true, force: true });
   });
   if (!existsSync(path.join(ROOT, 'dist/main.js'))) {
@@ -55,7 +52,7 @@ if (process.argv[2] === '--upstream') {
   }
   const results = [];
   for (const mode of opts.mode === 'all' ? ['kubelet', 'rename', 'inplace'] : [opts.mode]) {
-    results.push(await run(mode, opts, tmp, children));
+    results.push(await run(mode, opts, tmp));
   }
   console.log(`\nnode ${process.version}, sidecar with ${NODE_FLAGS_TEXT}`);
   console.log('mode     reloads  applied  failed  latency p50 / p95 / max (ms)   requests   req/s   non-2xx  errors');
@@ -70,11 +67,11 @@ if (process.argv[2] === '--upstream') {
   process.exit(results.some((r) => r.non_2xx + r.errors > 0) ? 1 : 0);
 }
 
-async function run(mode, opts, tmp, children) {
+async function run(mode, opts, tmp) {
   const dir = path.join(tmp, mode);
   mkdirSync(dir);
-  const upstream = start(children, [path.join(HERE, 'reload.mjs'), '--upstream']);
-  const upPort = (await upstream.line((e) => e.event === 'listening')).port;
+  const upstream = startChild('upstream', [path.join(HERE, 'reload.mjs'), '--upstream']);
+  const upPort = (await upstream.waitForLine((e) => e.event === 'listening', 10_000)).port;
   const config = (version) =>
     [
       'listen: 127.0.0.1:0',
@@ -95,9 +92,9 @@ async function run(mode, opts, tmp, children) {
   }[mode];
   write(config('v1'));
   // The Node flags README advises for this Node, as in the other benches (BENCH_NODE_FLAGS replaces them).
-  const sidecar = start(children, [...SIDECAR_NODE_FLAGS, path.join(ROOT, 'dist/main.js'), '--config', file], { LOG_LEVEL: 'warn' });
-  const port = (await sidecar.line((e) => e.event === 'listening')).port;
-  const adminPort = (await sidecar.line((e) => e.event === 'admin_listening')).port;
+  const sidecar = startChild('sidecar', [...SIDECAR_NODE_FLAGS, path.join(ROOT, 'dist/main.js'), '--config', file], { LOG_LEVEL: 'warn' });
+  const port = (await sidecar.waitForLine((e) => e.event === 'listening', 10_000)).port;
+  const adminPort = (await sidecar.waitForLine((e) => e.event === 'admin_listening', 10_000)).port;
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
   const token = JSON.parse(
@@ -160,9 +157,7 @@ async function run(mode, opts, tmp, children) {
     Number(new RegExp(`^oauth2_sidecar_config_reloads_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
   agent.destroy();
   probeAgent.destroy();
-  sidecar.proc.kill('SIGTERM');
-  upstream.proc.stdin.end();
-  await Promise.all([sidecar.exited, upstream.exited]);
+  await Promise.all([sidecar.stop(), upstream.stop()]);
   latencies.sort((a, b) => a - b);
   const pick = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
   return {
@@ -211,36 +206,6 @@ function send(port, method, target, headers = {}, body, agent = false) {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function start(children, args, env = {}) {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(proc);
-  const lines = [];
-  const waiters = new Set();
-  readline.createInterface({ input: proc.stdout }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text));
-    } catch {
-      return;
-    }
-    for (const wake of waiters) wake();
-  });
-  const exited = new Promise((resolve) => proc.once('exit', (code) => (children.delete(proc), resolve(code))));
-  const line = (match, ms = 10_000) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${args[0]}: no matching log line within ${ms} ms`)), ms);
-      const check = () => {
-        const found = lines.find(match);
-        if (!found) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve(found);
-      };
-      waiters.add(check);
-      check();
-    });
-  return { proc, line, exited };
 }
 
 function parseArgs(argv) {
